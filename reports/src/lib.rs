@@ -1,0 +1,69 @@
+//! The trtc-preflight report document and one renderer per output format: reports render, they
+//! do not decide.
+
+pub mod json;
+pub mod junit;
+pub mod metrics;
+pub mod model;
+pub mod text;
+
+pub use model::*;
+
+/// An output format of `--format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// For a person at a terminal.
+    Text,
+    /// The `trtc-preflight/report/v1` JSON document.
+    Json,
+    /// JUnit XML for CI systems.
+    Junit,
+}
+
+impl Format {
+    /// Every format, in the order help texts list them.
+    pub const ALL: [Format; 3] = [Format::Text, Format::Json, Format::Junit];
+
+    /// The name used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Json => "json",
+            Format::Junit => "junit",
+        }
+    }
+
+    /// Parses a name used on the command line (any case).
+    pub fn parse(name: &str) -> Option<Format> {
+        Format::ALL
+            .into_iter()
+            .find(|format| format.as_str().eq_ignore_ascii_case(name.trim()))
+    }
+}
+
+/// Options that change how a report looks, never what it says.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RenderOptions {
+    /// Use ANSI colours (text only). The caller decides: a terminal, and `NO_COLOR` unset.
+    pub color: bool,
+}
+
+/// A report could not be turned into bytes.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// JSON serialisation failed.
+    #[error("could not serialise the report as JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// JUnit serialisation failed.
+    #[error("could not serialise the report as JUnit XML: {0}")]
+    Junit(String),
+}
+
+/// Renders a report, finished or partial, in one format.
+pub fn render(format: Format, report: &Report, options: RenderOptions) -> Result<Vec<u8>, RenderError> {
+    match format {
+        Format::Text => Ok(text::render(report, options)),
+        Format::Json => json::render(report),
+        Format::Junit => junit::render(report),
+    }
+}
