@@ -1,1 +1,6 @@
-fn main() {}
+//! The `trtc-preflight` command.
+
+fn main() {
+    let cli = trtc_preflight::cli::parse();
+    std::process::exit(trtc_preflight::app::run(cli));
+}

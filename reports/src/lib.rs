@@ -9,6 +9,10 @@ pub mod text;
 
 pub use model::*;
 
+/// The JSON Schema (draft 2020-12) of the `trtc-preflight/report/v1` document the `json` format
+/// writes: `reports/schema/report.schema.json`.
+pub const SCHEMA_JSON: &str = include_str!("../schema/report.schema.json");
+
 /// An output format of `--format`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
@@ -60,7 +64,11 @@ pub enum RenderError {
 }
 
 /// Renders a report, finished or partial, in one format.
-pub fn render(format: Format, report: &Report, options: RenderOptions) -> Result<Vec<u8>, RenderError> {
+pub fn render(
+    format: Format,
+    report: &Report,
+    options: RenderOptions,
+) -> Result<Vec<u8>, RenderError> {
     match format {
         Format::Text => Ok(text::render(report, options)),
         Format::Json => json::render(report),

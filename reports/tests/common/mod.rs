@@ -1,0 +1,327 @@
+//! Realistic reports shared by the integration tests: several kinds, every status, findings with
+//! and without SDK codes, typed account and room metrics.
+
+#![allow(dead_code)]
+
+use preflight_reports::metrics::{
+    self, AccountMetrics, GrantMetrics, RoomMetrics, SignatureCheck, TokenMetrics,
+};
+use preflight_reports::{Finding, Kind, ProbeResult, Report, Severity};
+use serde_json::{json, Map, Value};
+
+/// An error finding carrying an SDK error, with its texts.
+pub fn sdk_error(code: u32, name: &str, hex: &str, texts: [&str; 3]) -> Finding {
+    let [description, evidence, fix] = texts;
+    Finding {
+        severity: Severity::Error,
+        code: Some(code),
+        name: Some(name.to_string()),
+        hex: Some(hex.to_string()),
+        message: None,
+        detail_code: None,
+        description: description.to_string(),
+        fix: fix.to_string(),
+        evidence: evidence.to_string(),
+    }
+}
+
+/// A finding without an SDK code (a warning, or the reason for a skip).
+pub fn plain(severity: Severity, description: &str, evidence: &str, fix: &str) -> Finding {
+    Finding {
+        severity,
+        code: None,
+        name: None,
+        hex: None,
+        message: None,
+        detail_code: None,
+        description: description.to_string(),
+        fix: fix.to_string(),
+        evidence: evidence.to_string(),
+    }
+}
+
+/// A probe result whose status follows from its findings.
+pub fn probe(
+    id: &str,
+    kind: Kind,
+    target: &str,
+    skipped: bool,
+    duration_ms: u64,
+    metrics: Map<String, Value>,
+    findings: Vec<Finding>,
+) -> ProbeResult {
+    ProbeResult {
+        id: id.to_string(),
+        kind,
+        target: target.to_string(),
+        status: ProbeResult::status_from_findings(skipped, &findings),
+        duration_ms,
+        metrics,
+        findings,
+    }
+}
+
+/// Free-form metrics of the kinds whose shape the schema does not fix yet.
+pub fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
+}
+
+/// An expired userSig, checked against the secret key.
+pub fn expired_user_sig() -> TokenMetrics {
+    TokenMetrics {
+        length: 196,
+        decoded: true,
+        version: Some("2.0".into()),
+        identifier: Some("alice".into()),
+        sdk_app_id: Some(1_400_000_001),
+        issued_at: Some("2026-11-20T09:00:00Z".into()),
+        expires_at: Some("2026-11-27T09:00:00Z".into()),
+        lifetime_s: Some(604_800),
+        has_userbuf: false,
+        signature: SignatureCheck::Verified,
+        grant: None,
+    }
+}
+
+/// A privateMapKey for a string room that grants entering it.
+pub fn private_map_key() -> TokenMetrics {
+    TokenMetrics {
+        length: 288,
+        decoded: true,
+        version: Some("2.0".into()),
+        identifier: Some("alice".into()),
+        sdk_app_id: Some(1_400_000_001),
+        issued_at: Some("2026-11-28T09:00:00Z".into()),
+        expires_at: Some("2026-11-29T09:00:00Z".into()),
+        lifetime_s: Some(86_400),
+        has_userbuf: true,
+        signature: SignatureCheck::NotChecked,
+        grant: Some(GrantMetrics {
+            version: 1,
+            account: "alice".into(),
+            sdk_app_id: 1_400_000_001,
+            room_id: 0,
+            room_str: Some("standup-42".into()),
+            expires_at: "2026-11-29T09:00:00Z".into(),
+            privilege_map: 0xff,
+            privileges: vec![
+                "create".into(),
+                "enter".into(),
+                "send_audio".into(),
+                "receive_audio".into(),
+                "send_video".into(),
+                "receive_video".into(),
+            ],
+            account_type: 0,
+        }),
+    }
+}
+
+/// The account probe: userSig expired (16385, detail 70001).
+pub fn account_probe() -> ProbeResult {
+    probe(
+        "account/1400000001/alice",
+        Kind::Account,
+        "",
+        false,
+        4,
+        metrics::to_object(&AccountMetrics {
+            sdk_app_id: "1400000001".into(),
+            user_id: "alice".into(),
+            checked_at: "2026-11-28T10:00:00Z".into(),
+            user_sig: Some(expired_user_sig()),
+        }),
+        vec![Finding {
+            detail_code: Some(70001),
+            ..sdk_error(
+                16385,
+                "SIGNAL_CAHNNEL_SETUP_FAILED",
+                "0x4001",
+                [
+                    "The userSig has expired, so the server refuses the signaling channel.",
+                    "TLS.time 2026-11-20T09:00:00Z + TLS.expire 604800 s = 2026-11-27T09:00:00Z, \
+                     which is 1 day 1 h before 2026-11-28T10:00:00Z",
+                    "Issue a new userSig for user alice on your server, with an expiry longer \
+                     than the longest call (for example 86400 s or more).",
+                ],
+            )
+        }],
+    )
+}
+
+/// The room probe: a string room with a valid privateMapKey.
+pub fn room_probe() -> ProbeResult {
+    probe(
+        "room/standup-42",
+        Kind::Room,
+        "standup-42",
+        false,
+        1,
+        metrics::to_object(&RoomMetrics {
+            room_id: "standup-42".into(),
+            room_id_type: "string".into(),
+            private_map_key_required: true,
+            private_map_key: Some(private_map_key()),
+        }),
+        vec![],
+    )
+}
+
+/// A complete run: every status, several kinds, findings with and without codes.
+pub fn full_report() -> Report {
+    let probes = vec![
+        probe(
+            "camera/default",
+            Kind::Camera,
+            "",
+            false,
+            640,
+            object(
+                json!({"devices": 1, "label": "Integrated Camera", "format": "1280x720@30 MJPG"}),
+            ),
+            vec![],
+        ),
+        probe(
+            "microphone/default",
+            Kind::Microphone,
+            "",
+            false,
+            1_210,
+            object(json!({"devices": 1, "peak_dbfs": -0.1, "rms_dbfs": -9.5})),
+            vec![plain(
+                Severity::Warning,
+                "The microphone clips: its peaks reach full scale.",
+                "peak -0.1 dBFS, 212 of 48000 samples at full scale over 1.0 s",
+                "Lower the input gain of \"Built-in Microphone\" in the system sound settings \
+                 until the peaks stay below -3 dBFS.",
+            )],
+        ),
+        probe(
+            "stun/udp/stun.example.com:3478",
+            Kind::Stun,
+            "stun.example.com:3478/udp",
+            false,
+            1_502,
+            object(json!({"attempts": 3, "rtt_ms": null, "addresses": ["203.0.113.7"]})),
+            vec![Finding {
+                message: Some("RtcError: no valid ice candidate found".into()),
+                ..sdk_error(
+                    16387,
+                    "ICE_TRANSPORT_ERROR",
+                    "0x4003",
+                    [
+                        "No media path: no STUN answer over UDP and no relay over TCP or TLS.",
+                        "3 STUN binding requests to 203.0.113.7:3478/udp, none answered within \
+                         1.5 s",
+                        "Allow outbound UDP to 203.0.113.7 ports 8000, 8080, 8800, 843, 443 and \
+                         16285, or TCP 443 to the TURN relay.",
+                    ],
+                )
+            }],
+        ),
+        probe(
+            "stun/tcp/stun.example.com:3478",
+            Kind::Stun,
+            "tcp:stun.example.com:3478",
+            false,
+            38,
+            object(json!({"attempts": 1, "rtt_ms": 37, "addresses": ["203.0.113.7"]})),
+            vec![plain(
+                Severity::Info,
+                "The NAT maps addresses independently of the endpoint.",
+                "mapped address 198.51.100.20:61234 from both servers",
+                "",
+            )],
+        ),
+        probe(
+            "signaling/wss://signal.example.com/ws",
+            Kind::Signaling,
+            "wss://signal.example.com/ws",
+            false,
+            5_003,
+            object(json!({"stages": {"dns_ms": 12, "tcp_ms": null}})),
+            vec![Finding {
+                message: Some("failed to connect to remote server via websocket".into()),
+                ..sdk_error(
+                    16385,
+                    "SIGNAL_CAHNNEL_SETUP_FAILED",
+                    "0x4001",
+                    [
+                        "The signaling WebSocket could not be opened.",
+                        "TCP connect to 198.51.100.9:443 timed out after 5.0 s",
+                        "Allow outbound TCP 443 to signal.example.com (198.51.100.9), or set the \
+                         HTTPS proxy the browser uses.",
+                    ],
+                )
+            }],
+        ),
+        probe(
+            "turn",
+            Kind::Turn,
+            "",
+            true,
+            0,
+            Map::new(),
+            vec![plain(
+                Severity::Info,
+                "Not configured: no TURN relay was given.",
+                "no --turn option and no [turn] section in the profile",
+                "Pass --turn turns:relay.example.com:443?transport=tcp with --turn-user.",
+            )],
+        ),
+        account_probe(),
+        room_probe(),
+    ];
+    Report::assemble("0.1.0", "2026-11-28T10:00:00Z".into(), 9_120, true, probes)
+}
+
+/// A run interrupted after two probes: one passed, one warned.
+pub fn interrupted_report() -> Report {
+    let probes = vec![
+        probe(
+            "environment",
+            Kind::Environment,
+            "",
+            false,
+            12,
+            object(json!({"os": "linux", "clock_offset_ms": 40})),
+            vec![],
+        ),
+        probe(
+            "ports/udp/edge.example.com",
+            Kind::Ports,
+            "edge.example.com",
+            false,
+            2_400,
+            object(json!({"udp": {"8000": "open", "16285": "blocked"}, "tcp": {"443": "open"}})),
+            vec![plain(
+                Severity::Warning,
+                "Some of TRTC's UDP ports are blocked; media can still use the open ones.",
+                "no answer on UDP 16285 and 843 after 3 attempts each; 8000, 8080, 8800, 443 \
+                 answered",
+                "Allow outbound UDP 16285 and 843 to edge.example.com.",
+            )],
+        ),
+    ];
+    Report::assemble(
+        "0.1.0",
+        "2026-11-28T10:00:00.250+08:00".into(),
+        3_100,
+        false,
+        probes,
+    )
+}
+
+/// A run where nothing is wrong.
+pub fn passing_report() -> Report {
+    Report::assemble(
+        "0.1.0",
+        "2026-11-28T10:00:00Z".into(),
+        20,
+        true,
+        vec![room_probe()],
+    )
+}

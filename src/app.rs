@@ -1,0 +1,264 @@
+//! The commands: glue between the command line, the plan, the runner and the renderers.
+//! Errors get their context here; the exit status follows DESIGN.md.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use preflight_reports::{Format, RenderOptions, Report};
+
+use crate::catalog::{self, Detect, Entry};
+use crate::cli::{CheckArgs, Cli, CodesArgs, Command, ExplainArgs};
+use crate::config::{self, Env};
+use crate::explain::{self, Lookup};
+use crate::plan::Plan;
+use crate::runner;
+
+/// Exit status: nothing at or above `--fail-on`.
+pub const EXIT_OK: i32 = 0;
+/// Exit status: a problem was found.
+pub const EXIT_PROBLEM: i32 = 1;
+/// Exit status: bad usage or configuration.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit status: the tool itself failed (could not write the report, ...).
+pub const EXIT_TOOL: i32 = 3;
+/// Exit status: interrupted; the partial report was written.
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// Runs a parsed command line and returns the exit status.
+pub fn run(cli: Cli) -> i32 {
+    init_logging(cli.verbose);
+    match cli.command {
+        Command::Check(args) => check(&args),
+        Command::Explain(args) => explain_command(&args),
+        Command::Codes(args) => codes(&args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "trtc-preflight",
+                &mut std::io::stdout(),
+            );
+            EXIT_OK
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("TRTC_PREFLIGHT_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(format!(
+                "trtc_preflight={level},preflight_probes={level}"
+            ))
+        });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn check(args: &CheckArgs) -> i32 {
+    let plan = match config::build_plan(args, &Env::from_process()) {
+        Ok(plan) => plan,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    tracing::info!(
+        probes = plan.probes.len(),
+        not_run = plan.not_run.len(),
+        "plan built"
+    );
+    if args.dry_run {
+        print!("{}", plan.describe());
+        return EXIT_OK;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return EXIT_TOOL;
+        }
+    };
+    let mut write_error: Option<String> = None;
+    let result =
+        runtime.block_on(async {
+            let interrupt = async {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            runner::run(&plan, env!("CARGO_PKG_VERSION"), interrupt, |partial| {
+            if let Some(probe) = partial.probes.iter().rev().find(|probe| probe.duration_ms > 0) {
+                tracing::debug!(id = %probe.id, status = probe.status.as_str(), "probe finished");
+            }
+            if let Err(error) = write_files(&plan, partial) {
+                write_error.get_or_insert(error);
+            }
+        })
+        .await
+        });
+    // Probe tasks still stuck in blocking work must not keep the process alive.
+    runtime.shutdown_background();
+    let report = result.report;
+    if let Err(error) = write_files(&plan, &report) {
+        write_error.get_or_insert(error);
+    }
+    if !plan.quiet {
+        if let Some(output) = plan.outputs.iter().find(|output| output.path.is_none()) {
+            let color =
+                output.format == Format::Text && std::io::stdout().is_terminal() && color_allowed();
+            match preflight_reports::render(output.format, &report, RenderOptions { color }) {
+                Ok(bytes) => {
+                    let mut stdout = std::io::stdout().lock();
+                    if stdout
+                        .write_all(&bytes)
+                        .and_then(|()| stdout.flush())
+                        .is_err()
+                    {
+                        write_error.get_or_insert("cannot write to standard output".into());
+                    }
+                }
+                Err(error) => {
+                    write_error.get_or_insert(error.to_string());
+                }
+            }
+        }
+    }
+    if result.interrupted {
+        eprintln!("interrupted: the report holds what finished (\"complete\": false)");
+        return EXIT_INTERRUPTED;
+    }
+    if let Some(error) = write_error {
+        eprintln!("error: {error}");
+        return EXIT_TOOL;
+    }
+    runner::exit_status(&report, plan.fail_on)
+}
+
+/// `NO_COLOR` set to anything non-empty turns colour off (no-color.org).
+fn color_allowed() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+}
+
+/// Writes every file output, each atomically (a temporary file in the same folder, renamed).
+fn write_files(plan: &Plan, report: &Report) -> Result<(), String> {
+    for output in &plan.outputs {
+        let Some(path) = &output.path else { continue };
+        let bytes = preflight_reports::render(output.format, report, RenderOptions::default())
+            .map_err(|error| error.to_string())?;
+        write_atomically(path, &bytes)
+            .map_err(|error| format!("cannot write the report to {}: {error}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("the path names no file"))?;
+    let mut temporary_name = std::ffi::OsString::from(".");
+    temporary_name.push(name);
+    temporary_name.push(format!(".{}.tmp", std::process::id()));
+    let temporary = path.with_file_name(temporary_name);
+    let result = (|| {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result
+}
+
+fn explain_command(args: &ExplainArgs) -> i32 {
+    let query = args.query.join(" ");
+    let json = match args.format.as_str() {
+        "text" => false,
+        "json" => true,
+        other => {
+            eprintln!("error: --format {other}: explain writes text or json");
+            return EXIT_USAGE;
+        }
+    };
+    match explain::lookup(&query) {
+        Lookup::Found(entries) => {
+            if json {
+                print!("{}", explain::to_json(&entries));
+            } else {
+                let texts: Vec<String> = entries.into_iter().map(explain::to_text).collect();
+                print!("{}", texts.join("\n"));
+            }
+            EXIT_OK
+        }
+        Lookup::NotFound(nearest) => {
+            eprintln!(
+                "error: no catalog entry matches {query:?}. Nearest: {}. Try a code (4099, -10012, 70001), a NAME, 0xHEX or part of a message; `trtc-preflight codes` lists them all.",
+                nearest.join(", ")
+            );
+            EXIT_USAGE
+        }
+    }
+}
+
+fn codes(args: &CodesArgs) -> i32 {
+    let entries: Vec<Entry> = catalog::entries().collect();
+    match args.format.as_str() {
+        "json" => print!("{}", explain::to_json(&entries)),
+        "text" => print!("{}", codes_text(&entries)),
+        other => {
+            eprintln!("error: --format {other}: codes writes text or json");
+            return EXIT_USAGE;
+        }
+    }
+    EXIT_OK
+}
+
+fn codes_text(entries: &[Entry]) -> String {
+    let mut out = String::new();
+    let mut table = "";
+    for entry in entries {
+        if entry.table_name() != table {
+            table = entry.table_name();
+            let heading = match table {
+                "sdk" => "SDK errors (getCode)",
+                "account" => "Account codes (detail of 16385 SIGNAL_CAHNNEL_SETUP_FAILED)",
+                "room_entry" => "Room-entry codes (detail of 16388 JOIN_ROOM_FAILED)",
+                _ => "Messages",
+            };
+            out.push_str(&format!(
+                "{}{heading}\n",
+                if out.is_empty() { "" } else { "\n" }
+            ));
+        }
+        let checked = match entry.detect() {
+            Detect::By(kinds) => kinds
+                .iter()
+                .map(|kind| kind.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            Detect::Any => "any".to_string(),
+            Detect::Never(_) => "-".to_string(),
+        };
+        let key = match entry {
+            Entry::Sdk(sdk) => format!("{:<6} {:<35} {:<7}", sdk.code, sdk.name, sdk.hex),
+            Entry::Detail(detail) => format!("{:<6}", detail.code),
+            Entry::Message(message) => format!("{:<58}", format!("\"{}\"", message.message)),
+        };
+        out.push_str(&format!("  {key}  checked by: {checked}\n"));
+    }
+    out.push_str("\n`trtc-preflight explain CODE` shows the meaning and the fix of any entry.\n");
+    out
+}

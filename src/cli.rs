@@ -1,0 +1,316 @@
+//! The command line (a contract: see DESIGN.md). Parsing only; `config` turns the arguments into
+//! a plan and `app` runs the commands.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+/// Checks, before a call, whether this machine and its network can run a Tencent TRTC call, and
+/// says what is wrong in the SDK's own terms.
+#[derive(Debug, Parser)]
+#[command(
+    name = "trtc-preflight",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log what the tool does to standard error (-v, -vv); secrets are never logged.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the probes of a plan and print the report.
+    #[command(after_help = CHECK_AFTER_HELP)]
+    Check(Box<CheckArgs>),
+    /// Show the catalog entry and the fix for a code, a NAME, a 0xHEX value or a message.
+    Explain(ExplainArgs),
+    /// List the whole catalog.
+    Codes(CodesArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+const CHECK_AFTER_HELP: &str = "\
+Secrets are read from the environment or from files, never from flags:
+  TRTC_USER_SIG, TRTC_PRIVATE_MAP_KEY, TRTC_SECRET_KEY, TRTC_PREFLIGHT_TURN_PASSWORD,
+  TRTC_PREFLIGHT_TOKEN (or --user-sig-file, --private-map-key-file, --secret-key-file).
+
+Exit status: 0 nothing at or above --fail-on; 1 a problem found; 2 bad usage or configuration;
+3 the tool itself failed; 130 interrupted (the partial report is still written).";
+
+/// `check` options. Every one can also be set in a TOML profile; flags win.
+#[derive(Debug, Default, Args)]
+pub struct CheckArgs {
+    /// A TOML plan (see examples/).
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<String>,
+    /// Print the plan and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Use ADDR for HOST, as curl does (repeatable).
+    #[arg(long, value_name = "HOST=ADDR", help_heading = "Network")]
+    pub resolve: Vec<String>,
+    /// A STUN server, HOST:PORT over UDP, or tcp:HOST:PORT / tls:HOST:PORT (repeatable).
+    #[arg(long, value_name = "[tcp:|tls:]HOST:PORT", help_heading = "Network")]
+    pub stun: Vec<String>,
+    /// A TURN relay: turn:HOST:PORT?transport=udp|tcp or turns:HOST:PORT (repeatable).
+    #[arg(long, value_name = "URL", help_heading = "Network")]
+    pub turn: Vec<String>,
+    /// The TURN user name (the password comes from TRTC_PREFLIGHT_TURN_PASSWORD).
+    #[arg(long, value_name = "USER", help_heading = "Network")]
+    pub turn_user: Option<String>,
+    /// The WebSocket signaling endpoint (ws:// or wss://).
+    #[arg(long, value_name = "URL", help_heading = "Network")]
+    pub signal: Option<String>,
+    /// The signaling URL of a WebRTC test peer (`trtc-preflight serve`).
+    #[arg(long, value_name = "URL", help_heading = "Network")]
+    pub peer: Option<String>,
+    /// Host for the TRTC port and path matrix.
+    #[arg(long, value_name = "HOST", help_heading = "Network")]
+    pub ports: Option<String>,
+    /// UDP ports of the matrix (ranges allowed); default TRTC Web's 8000,8080,8800,843,443,16285.
+    #[arg(long, value_name = "LIST", help_heading = "Network")]
+    pub udp_ports: Option<String>,
+    /// TCP ports of the matrix (ranges allowed); default 443.
+    #[arg(long, value_name = "LIST", help_heading = "Network")]
+    pub tcp_ports: Option<String>,
+    /// Trust this CA certificate (PEM) for TLS.
+    #[arg(long, value_name = "FILE", help_heading = "Network")]
+    pub ca: Option<PathBuf>,
+    /// Trust exactly this certificate: sha256:<64 hex digits> (printed by `serve`).
+    #[arg(long, value_name = "sha256:HEX", help_heading = "Network")]
+    pub pin: Option<String>,
+    /// Do not verify TLS certificates (every affected line of the report says so).
+    #[arg(long, help_heading = "Network")]
+    pub insecure: bool,
+    /// The SDKAppID to check the userSig against.
+    #[arg(long, value_name = "N", help_heading = "Account and room")]
+    pub sdk_app_id: Option<String>,
+    /// The userId to check the userSig against.
+    #[arg(long, value_name = "ID", help_heading = "Account and room")]
+    pub user_id: Option<String>,
+    /// The roomId the application joins.
+    #[arg(
+        long,
+        value_name = "R",
+        allow_hyphen_values = true,
+        help_heading = "Account and room"
+    )]
+    pub room_id: Option<String>,
+    /// The application uses string room ids (useStringRoomId: true).
+    #[arg(long, help_heading = "Account and room")]
+    pub string_room_id: bool,
+    /// Advanced permission control is on: a privateMapKey is required to enter.
+    #[arg(long, help_heading = "Account and room")]
+    pub require_private_map_key: bool,
+    /// Read the userSig from this file (instead of TRTC_USER_SIG).
+    #[arg(long, value_name = "FILE", help_heading = "Account and room")]
+    pub user_sig_file: Option<PathBuf>,
+    /// Read the privateMapKey from this file (instead of TRTC_PRIVATE_MAP_KEY).
+    #[arg(long, value_name = "FILE", help_heading = "Account and room")]
+    pub private_map_key_file: Option<PathBuf>,
+    /// Read the secret key from this file (instead of TRTC_SECRET_KEY) to verify signatures.
+    #[arg(long, value_name = "FILE", help_heading = "Account and room")]
+    pub secret_key_file: Option<PathBuf>,
+    /// The camera to test, by id or name.
+    #[arg(long, value_name = "ID|NAME", help_heading = "Devices")]
+    pub camera: Option<String>,
+    /// The microphone to test, by id or name.
+    #[arg(long, value_name = "ID|NAME", help_heading = "Devices")]
+    pub microphone: Option<String>,
+    /// Audio-only calls: a missing camera is information, not an error.
+    #[arg(long, help_heading = "Devices")]
+    pub audio_only: bool,
+    /// Run only these probe kinds (comma-separated, repeatable).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        help_heading = "Selection"
+    )]
+    pub only: Vec<String>,
+    /// Do not run these probe kinds.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        help_heading = "Selection"
+    )]
+    pub skip: Vec<String>,
+    /// These kinds must run; a required kind that does not run fails the run.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        help_heading = "Selection"
+    )]
+    pub require: Vec<String>,
+    /// Report format: text, json or junit (repeatable; each may be followed by --output FILE).
+    #[arg(long, value_name = "FORMAT", help_heading = "Report")]
+    pub format: Vec<String>,
+    /// Write the preceding --format to FILE (atomically); alone, the format follows the
+    /// extension (.json, .xml, .txt).
+    #[arg(long, value_name = "FILE", help_heading = "Report")]
+    pub output: Vec<PathBuf>,
+    /// Print nothing on standard output (files are still written).
+    #[arg(long, short, help_heading = "Report")]
+    pub quiet: bool,
+    /// Deadline for the whole run (30s, 2m, 1500ms); every probe also has its own.
+    #[arg(long, value_name = "DURATION", help_heading = "Report")]
+    pub timeout: Option<String>,
+    /// What makes the exit status non-zero: error (default) or warning.
+    #[arg(long, value_name = "error|warning", help_heading = "Report")]
+    pub fail_on: Option<String>,
+    /// `--format`/`--output` pairs in command-line order (filled from the matches, not by clap).
+    #[arg(skip)]
+    pub report_specs: Vec<ReportSpec>,
+}
+
+/// One `--format` with the `--output` that follows it, or an `--output` alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportSpec {
+    /// The format as written.
+    pub format: Option<String>,
+    /// The file.
+    pub output: Option<PathBuf>,
+}
+
+/// `explain` options.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A code (4099, -10012, 70001), a NAME (any case), a hex value (0x1003) or message text.
+    #[arg(allow_negative_numbers = true, allow_hyphen_values = true, required = true, num_args = 1..)]
+    pub query: Vec<String>,
+    /// text or json.
+    #[arg(long, default_value = "text")]
+    pub format: String,
+}
+
+/// `codes` options.
+#[derive(Debug, Args)]
+pub struct CodesArgs {
+    /// text or json.
+    #[arg(long, default_value = "text")]
+    pub format: String,
+}
+
+/// Parses the process arguments, pairing each `--format` with the `--output` after it.
+pub fn parse() -> Cli {
+    parse_from(std::env::args_os())
+}
+
+/// Parses these arguments (the first is the program name).
+pub fn parse_from<I, T>(args: I) -> Cli
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().get_matches_from(args);
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    if let (Command::Check(args), Some(("check", sub))) = (&mut cli.command, matches.subcommand()) {
+        args.report_specs = pair_reports(sub);
+    }
+    cli
+}
+
+fn pair_reports(matches: &clap::ArgMatches) -> Vec<ReportSpec> {
+    let mut items: Vec<(usize, Option<String>, Option<PathBuf>)> = Vec::new();
+    if let (Some(indices), Some(values)) = (
+        matches.indices_of("format"),
+        matches.get_many::<String>("format"),
+    ) {
+        items.extend(
+            indices
+                .zip(values)
+                .map(|(index, value)| (index, Some(value.clone()), None)),
+        );
+    }
+    if let (Some(indices), Some(values)) = (
+        matches.indices_of("output"),
+        matches.get_many::<PathBuf>("output"),
+    ) {
+        items.extend(
+            indices
+                .zip(values)
+                .map(|(index, value)| (index, None, Some(value.clone()))),
+        );
+    }
+    items.sort_by_key(|(index, _, _)| *index);
+    let mut specs: Vec<ReportSpec> = Vec::new();
+    for (_, format, output) in items {
+        match (format, output) {
+            (Some(format), _) => specs.push(ReportSpec {
+                format: Some(format),
+                output: None,
+            }),
+            (None, Some(path)) => match specs.last_mut() {
+                Some(last) if last.format.is_some() && last.output.is_none() => {
+                    last.output = Some(path)
+                }
+                _ => specs.push(ReportSpec {
+                    format: None,
+                    output: Some(path),
+                }),
+            },
+            (None, None) => {}
+        }
+    }
+    specs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn specs(args: &[&str]) -> Vec<ReportSpec> {
+        let mut all = vec!["trtc-preflight", "check"];
+        all.extend_from_slice(args);
+        match parse_from(all).command {
+            Command::Check(args) => args.report_specs,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn pairs_each_output_with_the_format_before_it() {
+        let spec = |format: Option<&str>, output: Option<&str>| ReportSpec {
+            format: format.map(String::from),
+            output: output.map(PathBuf::from),
+        };
+        assert_eq!(
+            specs(&[
+                "--format", "json", "--output", "r.json", "--format", "text", "--format", "junit",
+                "--output", "r.xml"
+            ]),
+            [
+                spec(Some("json"), Some("r.json")),
+                spec(Some("text"), None),
+                spec(Some("junit"), Some("r.xml"))
+            ]
+        );
+        assert_eq!(
+            specs(&["--output", "a.json", "--format", "text"]),
+            [spec(None, Some("a.json")), spec(Some("text"), None)]
+        );
+        assert_eq!(specs(&[]), []);
+    }
+
+    #[test]
+    fn negative_codes_are_queries_not_flags() {
+        match parse_from(["trtc-preflight", "explain", "-10018"]).command {
+            Command::Explain(args) => assert_eq!(args.query, ["-10018"]),
+            _ => unreachable!(),
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! The plan: everything a run will do, decided before anything is sent. `config` builds it from
+//! flags, a profile and defaults; the runner executes it; `--dry-run` prints it.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use preflight_reports::{Format, Kind, Severity};
+
+use crate::faults::Faults;
+use crate::secret::Secret;
+use crate::time::UnixTime;
+
+/// When a probe runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Concurrently with the other quick probes.
+    Quick,
+    /// After the quick ones, one at a time, so measurements do not disturb each other.
+    Heavy,
+}
+
+/// The account parameters (`--sdk-app-id`, `--user-id`, the userSig and secret key).
+#[derive(Clone, Debug)]
+pub struct AccountParams {
+    /// As given, not yet validated (a malformed one is a finding, not a usage error).
+    pub sdk_app_id: String,
+    /// As given.
+    pub user_id: String,
+    /// The userSig; `None` when none was given at all.
+    pub user_sig: Option<Secret>,
+    /// Where a userSig would have come from, for the evidence when none was given.
+    pub user_sig_sources: String,
+    /// The application's secret key, to verify signatures.
+    pub secret_key: Option<Secret>,
+}
+
+/// The room parameters (`--room-id` and the privateMapKey).
+#[derive(Clone, Debug)]
+pub struct RoomParams {
+    /// As given.
+    pub room_id: String,
+    /// `--string-room-id`: the application sets `useStringRoomId`.
+    pub string_room_id: bool,
+    /// `--require-private-map-key`: advanced permission control is on.
+    pub require_private_map_key: bool,
+    /// The privateMapKey, when given.
+    pub private_map_key: Option<Secret>,
+    /// Where a privateMapKey would have come from, for evidence.
+    pub private_map_key_sources: String,
+    /// The SDKAppID and userId the key must be for, when given.
+    pub sdk_app_id: Option<String>,
+    /// See `sdk_app_id`.
+    pub user_id: Option<String>,
+    /// The application's secret key, to verify the key's signature.
+    pub secret_key: Option<Secret>,
+}
+
+/// What one probe does.
+#[derive(Clone, Debug)]
+pub enum Job {
+    /// Offline account checks.
+    Account(AccountParams),
+    /// Offline room checks.
+    Room(RoomParams),
+    /// A configured probe whose engine this build does not have yet.
+    Unavailable,
+}
+
+/// One probe of the plan.
+#[derive(Clone, Debug)]
+pub struct PlannedProbe {
+    /// Stable id, from the configured target.
+    pub id: String,
+    /// What it looks at.
+    pub kind: Kind,
+    /// The configured target as written.
+    pub target: String,
+    /// When it runs.
+    pub phase: Phase,
+    /// Its own deadline.
+    pub deadline: Duration,
+    /// What it does.
+    pub job: Job,
+}
+
+/// A kind that will not run, and why (it becomes a `skip` entry in the report).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotRun {
+    /// The kind.
+    pub kind: Kind,
+    /// Why, in a sentence.
+    pub reason: String,
+    /// How to make it run.
+    pub how: String,
+}
+
+/// Where one rendering of the report goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Output {
+    /// The format.
+    pub format: Format,
+    /// The file, or standard output when `None`.
+    pub path: Option<PathBuf>,
+}
+
+/// A STUN target: `HOST:PORT`, `tcp:HOST:PORT` or `tls:HOST:PORT`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StunTarget {
+    /// `udp`, `tcp` or `tls`.
+    pub transport: &'static str,
+    /// Host name or address as written.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}
+
+/// Network targets (the probes for them arrive with their own engines).
+#[derive(Clone, Debug, Default)]
+pub struct Network {
+    /// `--resolve HOST=ADDR`.
+    pub resolve: Vec<(String, std::net::IpAddr)>,
+    /// `--stun`.
+    pub stun: Vec<StunTarget>,
+    /// `--turn`, validated URLs.
+    pub turn: Vec<String>,
+    /// `--turn-user`.
+    pub turn_user: Option<String>,
+    /// The TURN password (`TRTC_PREFLIGHT_TURN_PASSWORD`).
+    pub turn_password: Option<Secret>,
+    /// `--signal`.
+    pub signal: Option<String>,
+    /// `--peer`.
+    pub peer: Option<String>,
+    /// `--ports HOST`.
+    pub ports_host: Option<String>,
+    /// `--udp-ports`.
+    pub udp_ports: Vec<u16>,
+    /// `--tcp-ports`.
+    pub tcp_ports: Vec<u16>,
+    /// The `serve` token (`TRTC_PREFLIGHT_TOKEN`).
+    pub token: Option<Secret>,
+    /// `--ca`.
+    pub ca: Option<PathBuf>,
+    /// `--pin sha256:...`.
+    pub pin: Option<String>,
+    /// `--insecure`.
+    pub insecure: bool,
+}
+
+/// Device selection.
+#[derive(Clone, Debug, Default)]
+pub struct Devices {
+    /// `--camera`.
+    pub camera: Option<String>,
+    /// `--microphone`.
+    pub microphone: Option<String>,
+    /// `--audio-only`.
+    pub audio_only: bool,
+}
+
+/// Everything a run will do.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The clock every check compares with.
+    pub now: UnixTime,
+    /// The probes that run, in report order.
+    pub probes: Vec<PlannedProbe>,
+    /// The kinds that will not run, in report order.
+    pub not_run: Vec<NotRun>,
+    /// `--require`.
+    pub require: BTreeSet<Kind>,
+    /// `--fail-on`.
+    pub fail_on: Severity,
+    /// `--timeout`: the whole run's deadline.
+    pub timeout: Duration,
+    /// Where the report goes.
+    pub outputs: Vec<Output>,
+    /// `--quiet`.
+    pub quiet: bool,
+    /// Network targets.
+    pub network: Network,
+    /// Device selection.
+    pub devices: Devices,
+    /// The profile the plan came from, if any.
+    pub profile: Option<String>,
+    /// Faults injected for tests (`TRTC_PREFLIGHT_FAULTS`).
+    pub faults: Faults,
+}
+
+impl Plan {
+    /// The plan for a person (`--dry-run`): what would run, against what, with which deadlines;
+    /// what would not run and why. Secrets appear only as where they come from.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "Plan (dry run: nothing is sent)");
+        if let Some(profile) = &self.profile {
+            let _ = writeln!(out, "  profile:  {profile}");
+        }
+        let _ = writeln!(out, "  clock:    {}", self.now.rfc3339());
+        let _ = writeln!(
+            out,
+            "  timeout:  {} s for the run; fail on {} and above",
+            self.timeout.as_secs_f64(),
+            self.fail_on.as_str()
+        );
+        if !self.require.is_empty() {
+            let names: Vec<_> = self.require.iter().map(|kind| kind.as_str()).collect();
+            let _ = writeln!(out, "  require:  {}", names.join(", "));
+        }
+        let _ = writeln!(out, "\nProbes that would run ({}):", self.probes.len());
+        for probe in &self.probes {
+            let phase = match probe.phase {
+                Phase::Quick => "quick",
+                Phase::Heavy => "heavy",
+            };
+            let _ = writeln!(
+                out,
+                "  {:<11} {:<40} {phase}, deadline {} s",
+                probe.kind.as_str(),
+                probe.id,
+                probe.deadline.as_secs_f64()
+            );
+            for detail in job_details(&probe.job) {
+                let _ = writeln!(out, "  {:<11} {detail}", "");
+            }
+        }
+        if !self.network.resolve.is_empty() {
+            let _ = writeln!(out, "\nName overrides (--resolve):");
+            for (host, address) in &self.network.resolve {
+                let _ = writeln!(out, "  {host} -> {address}");
+            }
+        }
+        if !self.not_run.is_empty() {
+            let _ = writeln!(out, "\nNot run ({}):", self.not_run.len());
+            for entry in &self.not_run {
+                let _ = writeln!(
+                    out,
+                    "  {:<11} {} {}",
+                    entry.kind.as_str(),
+                    entry.reason,
+                    entry.how
+                );
+            }
+        }
+        let _ = writeln!(out, "\nReport:");
+        for output in &self.outputs {
+            let place = output
+                .path
+                .as_ref()
+                .map_or("standard output".to_string(), |path| {
+                    path.display().to_string()
+                });
+            let _ = writeln!(out, "  {} to {place}", output.format.as_str());
+        }
+        out
+    }
+}
+
+fn job_details(job: &Job) -> Vec<String> {
+    match job {
+        Job::Account(params) => vec![
+            format!(
+                "userSig from {}",
+                secret_origin(&params.user_sig, &params.user_sig_sources)
+            ),
+            format!(
+                "signature check: {}",
+                params.secret_key.as_ref().map_or(
+                    "off (no secret key)".to_string(),
+                    |key| format!("with the key from {}", key.source)
+                )
+            ),
+        ],
+        Job::Room(params) => vec![format!(
+            "privateMapKey from {}{}",
+            secret_origin(&params.private_map_key, &params.private_map_key_sources),
+            if params.require_private_map_key {
+                " (required)"
+            } else {
+                ""
+            }
+        )],
+        Job::Unavailable => vec![
+            "this build has no engine for this kind yet: it will be reported as skipped".into(),
+        ],
+    }
+}
+
+fn secret_origin(secret: &Option<Secret>, sources: &str) -> String {
+    match secret {
+        Some(secret) => secret.source.to_string(),
+        None => format!("nowhere: none given ({sources})"),
+    }
+}

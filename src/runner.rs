@@ -1,0 +1,307 @@
+//! The runner: executes a plan's probes and assembles the report.
+//!
+//! Quick probes run concurrently on tokio; heavy ones after them, one at a time. Each probe runs
+//! in its own task under its own deadline, so one that hangs or panics becomes a finding
+//! (`65535 UNKNOWN`) and never holds up the others. The whole run has a deadline too. An interrupt
+//! (Ctrl-C) ends the run at once: what finished is kept, the rest is reported as skipped, and the
+//! report says `"complete": false`. After every probe the caller gets the partial report, so files
+//! on disk always hold what has finished.
+
+use std::future::Future;
+use std::time::Instant;
+
+use preflight_reports::{Finding, Kind, ProbeResult, Report, Severity, Status};
+use serde_json::Map;
+use tokio::task::JoinSet;
+
+use crate::diagnose;
+use crate::offline;
+use crate::plan::{Job, NotRun, Phase, Plan, PlannedProbe};
+use crate::time::UnixTime;
+
+/// What a probe produced.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    /// Kind-specific figures.
+    pub metrics: Map<String, serde_json::Value>,
+    /// Findings.
+    pub findings: Vec<Finding>,
+    /// The probe did not run (its findings say why).
+    pub skipped: bool,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    /// The report (partial when interrupted).
+    pub report: Report,
+    /// Whether the run was interrupted.
+    pub interrupted: bool,
+}
+
+/// Runs one probe's job (in its own task).
+async fn execute(
+    probe: PlannedProbe,
+    plan_now: UnixTime,
+    faults: crate::faults::Faults,
+) -> Outcome {
+    faults.apply(probe.kind).await;
+    match &probe.job {
+        Job::Account(params) => {
+            let observation = offline::observe_account(params, plan_now);
+            let (metrics, findings) = diagnose::account::diagnose(&observation);
+            Outcome { metrics: preflight_reports::metrics::to_object(&metrics), findings, skipped: false }
+        }
+        Job::Room(params) => {
+            let observation = offline::observe_room(params, plan_now);
+            let (metrics, findings) = diagnose::room::diagnose(&observation);
+            Outcome { metrics: preflight_reports::metrics::to_object(&metrics), findings, skipped: false }
+        }
+        Job::Unavailable => Outcome {
+            metrics: Map::new(),
+            findings: vec![diagnose::note(
+                Severity::Info,
+                "This build of trtc-preflight has no engine for this probe kind yet, so it was not run.",
+                format!("Not run: this build has no {} probe yet.", probe.kind),
+                "Nothing to fix on this machine; a later version runs this probe.".to_string(),
+            )],
+            skipped: true,
+        },
+    }
+}
+
+/// Runs the plan. `interrupt` resolves when the user asks to stop (Ctrl-C); `progress` receives
+/// the partial report after each probe finishes.
+pub async fn run(
+    plan: &Plan,
+    version: &str,
+    interrupt: impl Future<Output = ()>,
+    mut progress: impl FnMut(&Report),
+) -> RunResult {
+    let started = Instant::now();
+    let started_at = UnixTime::system_now().rfc3339();
+    let mut slots: Vec<Option<ProbeResult>> = vec![None; plan.probes.len()];
+    let run_deadline = tokio::time::Instant::now() + plan.timeout;
+    tokio::pin!(interrupt);
+
+    let assemble = |slots: &[Option<ProbeResult>], complete: bool, pending_reason: &str| {
+        let mut probes: Vec<ProbeResult> = slots
+            .iter()
+            .zip(&plan.probes)
+            .map(|(slot, probe)| {
+                slot.clone()
+                    .unwrap_or_else(|| pending(probe, pending_reason))
+            })
+            .collect();
+        probes.extend(plan.not_run.iter().map(not_run));
+        apply_requirements(&mut probes, plan);
+        Report::assemble(
+            version,
+            started_at.clone(),
+            elapsed_ms(started),
+            complete,
+            probes,
+        )
+    };
+
+    let quick: Vec<usize> = (0..plan.probes.len())
+        .filter(|&i| plan.probes[i].phase == Phase::Quick)
+        .collect();
+    let mut groups = vec![quick];
+    groups.extend(
+        (0..plan.probes.len())
+            .filter(|&i| plan.probes[i].phase == Phase::Heavy)
+            .map(|i| vec![i]),
+    );
+    let mut interrupted = false;
+    'groups: for group in groups {
+        let mut tasks = JoinSet::new();
+        let mut started_at_by_index = std::collections::HashMap::new();
+        for &index in &group {
+            let probe = plan.probes[index].clone();
+            let deadline = probe.deadline;
+            let (now, faults) = (plan.now, plan.faults.clone());
+            started_at_by_index.insert(index, Instant::now());
+            tasks.spawn(async move {
+                let inner = tokio::spawn(execute(probe, now, faults));
+                let abort = inner.abort_handle();
+                let result = tokio::time::timeout(deadline, inner).await;
+                if result.is_err() {
+                    abort.abort();
+                }
+                (index, result)
+            });
+        }
+        while !tasks.is_empty() {
+            tokio::select! {
+                biased;
+                () = &mut interrupt => {
+                    tasks.abort_all();
+                    interrupted = true;
+                    break 'groups;
+                }
+                () = tokio::time::sleep_until(run_deadline) => {
+                    tasks.abort_all();
+                    for (index, probe) in plan.probes.iter().enumerate() {
+                        if slots[index].is_none() {
+                            let duration = started_at_by_index.get(&index).map_or(0, |at| elapsed_ms(*at));
+                            slots[index] = Some(finished(probe, duration, Outcome {
+                                findings: vec![diagnose::unknown(format!(
+                                    "The run's deadline (--timeout {} s) passed before the {} probe for {:?} finished.",
+                                    plan.timeout.as_secs_f64(), probe.kind, probe.target
+                                ))],
+                                ..Outcome::default()
+                            }));
+                        }
+                    }
+                    break 'groups;
+                }
+                joined = tasks.join_next() => {
+                    let Some(Ok((index, result))) = joined else { continue };
+                    let probe = &plan.probes[index];
+                    let outcome = match result {
+                        Ok(Ok(outcome)) => outcome,
+                        Ok(Err(error)) if error.is_panic() => failure(format!(
+                            "The {} probe for {:?} crashed: {}.",
+                            probe.kind, probe.target, panic_text(error.into_panic())
+                        )),
+                        Ok(Err(error)) => failure(format!(
+                            "The {} probe for {:?} was cancelled: {error}.", probe.kind, probe.target
+                        )),
+                        Err(_) => failure(format!(
+                            "The {} probe for {:?} did not finish within its deadline of {} s.",
+                            probe.kind, probe.target, probe.deadline.as_secs_f64()
+                        )),
+                    };
+                    slots[index] = Some(finished(probe, elapsed_ms(started_at_by_index[&index]), outcome));
+                    progress(&assemble(&slots, true, ""));
+                }
+            }
+        }
+    }
+    let report = if interrupted {
+        assemble(
+            &slots,
+            false,
+            "Interrupted (Ctrl-C) before this probe finished.",
+        )
+    } else {
+        assemble(&slots, true, "")
+    };
+    RunResult {
+        report,
+        interrupted,
+    }
+}
+
+/// The outcome of a probe that crashed or ran out of time.
+fn failure(evidence: String) -> Outcome {
+    Outcome {
+        findings: vec![diagnose::unknown(evidence)],
+        ..Outcome::default()
+    }
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        text.to_string()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
+
+fn finished(probe: &PlannedProbe, duration_ms: u64, outcome: Outcome) -> ProbeResult {
+    ProbeResult {
+        id: probe.id.clone(),
+        kind: probe.kind,
+        target: probe.target.clone(),
+        status: ProbeResult::status_from_findings(outcome.skipped, &outcome.findings),
+        duration_ms,
+        metrics: outcome.metrics,
+        findings: outcome.findings,
+    }
+}
+
+/// A probe that has not finished (only in partial reports).
+fn pending(probe: &PlannedProbe, reason: &str) -> ProbeResult {
+    let reason = if reason.is_empty() {
+        "Still running when this report was written."
+    } else {
+        reason
+    };
+    ProbeResult {
+        id: probe.id.clone(),
+        kind: probe.kind,
+        target: probe.target.clone(),
+        status: Status::Skip,
+        duration_ms: 0,
+        metrics: Map::new(),
+        findings: vec![diagnose::note(
+            Severity::Info,
+            "The probe did not finish, so nothing is known about what it checks.",
+            reason.to_string(),
+            "Run the check again and let it finish.".to_string(),
+        )],
+    }
+}
+
+fn not_run(entry: &NotRun) -> ProbeResult {
+    ProbeResult {
+        id: entry.kind.as_str().to_string(),
+        kind: entry.kind,
+        target: String::new(),
+        status: Status::Skip,
+        duration_ms: 0,
+        metrics: Map::new(),
+        findings: vec![diagnose::note(
+            Severity::Info,
+            "This probe kind did not run.",
+            format!("{} {}", entry.reason, entry.how),
+            entry.how.clone(),
+        )],
+    }
+}
+
+/// A required kind with no probe that ran fails the run: its skipped entries get an error.
+fn apply_requirements(probes: &mut [ProbeResult], plan: &Plan) {
+    for kind in &plan.require {
+        let ran = probes
+            .iter()
+            .any(|probe| probe.kind == *kind && probe.status != Status::Skip);
+        if ran {
+            continue;
+        }
+        for probe in probes.iter_mut().filter(|probe| probe.kind == *kind) {
+            probe.findings.push(required_not_run(*kind));
+            probe.status = Status::Fail;
+        }
+    }
+}
+
+fn required_not_run(kind: Kind) -> Finding {
+    diagnose::note(
+        Severity::Error,
+        "A probe kind named in --require did not run, so the run cannot vouch for it.",
+        format!("--require {kind} was given, and no {kind} probe ran."),
+        format!("Configure the {kind} probe (see the skip reason above), or drop {kind} from --require."),
+    )
+}
+
+/// The exit status for a finished report: 1 when anything reaches `--fail-on`, else 0.
+pub fn exit_status(report: &Report, fail_on: Severity) -> i32 {
+    let failed = report
+        .probes
+        .iter()
+        .any(|probe| probe.status == Status::Fail);
+    match report.worst_severity() {
+        _ if failed => 1,
+        Some(worst) if worst >= fail_on && worst != Severity::Info => 1,
+        _ => 0,
+    }
+}
