@@ -77,7 +77,7 @@ impl Env {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Profile {
-    timeout: Option<Spanned<String>>,
+    timeout: Option<Spanned<Scalar>>,
     fail_on: Option<Spanned<String>>,
     only: Option<Spanned<Vec<String>>>,
     skip: Option<Spanned<Vec<String>>>,
@@ -165,8 +165,16 @@ impl LoadedProfile {
             } else {
                 ""
             };
+            // Name the key of the offending line when the message does not.
+            let key = error
+                .span()
+                .and_then(|span| text[..span.start.min(text.len())].rsplit('\n').next())
+                .and_then(|line| line.split_once('='))
+                .map(|(key, _)| key.trim())
+                .filter(|key| !key.is_empty() && !message.contains(&format!("`{key}`")))
+                .map_or(String::new(), |key| format!(", `{key}`"));
             ConfigError(match line {
-                Some(line) => format!("profile {name}, line {line}: {message}{hint}"),
+                Some(line) => format!("profile {name}, line {line}{key}: {message}{hint}"),
                 None => format!("profile {name}: {message}{hint}"),
             })
         })?;
@@ -256,7 +264,7 @@ pub fn build_plan(args: &CheckArgs, env: &Env) -> Result<Plan, ConfigError> {
         (Some(value), _) => {
             parse_duration(value).map_err(|e| ConfigError(format!("--timeout {value}: {e}")))?
         }
-        (None, Some(value)) => parse_duration(value.get_ref())
+        (None, Some(value)) => parse_duration(&value.get_ref().text())
             .map_err(|e| ConfigError(format!("{}: {e}", at(&|l| l.at(value, "timeout")))))?,
         (None, None) => DEFAULT_TIMEOUT,
     };
