@@ -712,9 +712,10 @@ fn outputs(
                     entry.format.get_ref()
                 ))
             })?;
+            // Reports are outputs: their paths are relative to the current folder, like --output.
             outputs.push(Output {
                 format,
-                path: entry.path.as_deref().map(|path| loaded.file(path)),
+                path: entry.path.as_deref().map(PathBuf::from),
             });
         }
     }

@@ -227,8 +227,8 @@ fn user_sig_findings(
         )),
         SignatureCheck::NotChecked if !observation.secret_key_given && token.problems.is_empty() => findings.push(note(
             Severity::Info,
-            "The userSig's signature was not verified, so a userSig signed with the wrong key (70009) would pass here.",
-            "No secret key was given.".to_string(),
+            "Signature not verified: no secret key was given.",
+            "No secret key was given, so a userSig signed with another application's key (70009) is not caught here.".to_string(),
             "To verify the signature too, give the application's secret key in TRTC_SECRET_KEY or --secret-key-file (it is never printed).".to_string(),
         )),
         _ => {}
