@@ -257,3 +257,45 @@ fn ctrl_c_writes_the_partial_report_and_exits_130() {
         .collect();
     assert_eq!(names.len(), 2, "{names:?}");
 }
+
+#[test]
+fn quick_probes_run_together_and_heavy_ones_after_them_one_at_a_time() {
+    // ports and mtu are quick, quality and throughput heavy (their engines are not in this build:
+    // each is reported as skipped, after the injected delay).
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trtc-preflight"));
+    command
+        .args([
+            "check",
+            "--only",
+            "ports,mtu,quality,throughput",
+            "--ports",
+            "127.0.0.1",
+            "--format",
+            "json",
+        ])
+        .env_clear()
+        .env(
+            "TRTC_PREFLIGHT_FAULTS",
+            "ports=sleep:1s,mtu=sleep:1s,quality=sleep:600ms,throughput=sleep:600ms",
+        );
+    let (output, elapsed) = run(command);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = json(&output.stdout);
+    validate(&report);
+    let order: Vec<&str> = report["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, ["ports", "mtu", "quality", "throughput"]);
+    // Heavy probes one after the other, after the quick phase: at least 1 s + 0.6 s + 0.6 s.
+    assert!(elapsed >= Duration::from_millis(2200), "{elapsed:?}");
+    // The quick ones together: one after the other would take at least 3.2 s in all.
+    assert!(elapsed < Duration::from_millis(3200), "{elapsed:?}");
+}
