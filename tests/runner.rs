@@ -201,7 +201,7 @@ fn ctrl_c_writes_the_partial_report_and_exits_130() {
             "text",
         ],
     );
-    let mut child = command
+    let child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
