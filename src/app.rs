@@ -59,6 +59,7 @@ fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && color_allowed())
         .with_target(false)
         .try_init();
 }
@@ -91,23 +92,19 @@ fn check(args: &CheckArgs) -> i32 {
         }
     };
     let mut write_error: Option<String> = None;
-    let result =
-        runtime.block_on(async {
-            let interrupt = async {
-                if tokio::signal::ctrl_c().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            };
-            runner::run(&plan, env!("CARGO_PKG_VERSION"), interrupt, |partial| {
-            if let Some(probe) = partial.probes.iter().rev().find(|probe| probe.duration_ms > 0) {
-                tracing::debug!(id = %probe.id, status = probe.status.as_str(), "probe finished");
+    let result = runtime.block_on(async {
+        let interrupt = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
             }
+        };
+        runner::run(&plan, env!("CARGO_PKG_VERSION"), interrupt, |partial| {
             if let Err(error) = write_files(&plan, partial) {
                 write_error.get_or_insert(error);
             }
         })
         .await
-        });
+    });
     // Probe tasks still stuck in blocking work must not keep the process alive.
     runtime.shutdown_background();
     let report = result.report;

@@ -71,7 +71,7 @@ async fn execute(
 }
 
 /// Runs the plan. `interrupt` resolves when the user asks to stop (Ctrl-C); `progress` receives
-/// the partial report after each probe finishes.
+/// a partial report (`"complete": false`) at the start and after each probe finishes.
 pub async fn run(
     plan: &Plan,
     version: &str,
@@ -114,6 +114,8 @@ pub async fn run(
             .map(|i| vec![i]),
     );
     let mut interrupted = false;
+    // A report exists on disk from the start: a run killed outright still leaves one.
+    progress(&assemble(&slots, false, ""));
     'groups: for group in groups {
         let mut tasks = JoinSet::new();
         let mut started_at_by_index = std::collections::HashMap::new();
@@ -173,8 +175,10 @@ pub async fn run(
                             probe.kind, probe.target, probe.deadline.as_secs_f64()
                         )),
                     };
-                    slots[index] = Some(finished(probe, elapsed_ms(started_at_by_index[&index]), outcome));
-                    progress(&assemble(&slots, true, ""));
+                    let result = finished(probe, elapsed_ms(started_at_by_index[&index]), outcome);
+                    tracing::info!(id = %result.id, status = result.status.as_str(), duration_ms = result.duration_ms, "probe finished");
+                    slots[index] = Some(result);
+                    progress(&assemble(&slots, false, ""));
                 }
             }
         }
