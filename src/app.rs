@@ -115,7 +115,7 @@ fn check(args: &CheckArgs) -> i32 {
         if let Some(output) = plan.outputs.iter().find(|output| output.path.is_none()) {
             let color =
                 output.format == Format::Text && std::io::stdout().is_terminal() && color_allowed();
-            match preflight_reports::render(output.format, &report, RenderOptions { color }) {
+            match preflight_reports::render(output.format, &report, render_options(&plan, color)) {
                 Ok(bytes) => {
                     let mut stdout = std::io::stdout().lock();
                     if stdout
@@ -148,11 +148,18 @@ fn color_allowed() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
 }
 
+fn render_options(plan: &Plan, color: bool) -> RenderOptions {
+    RenderOptions {
+        color,
+        fail_on_warning: plan.fail_on == preflight_reports::Severity::Warning,
+    }
+}
+
 /// Writes every file output, each atomically (a temporary file in the same folder, renamed).
 fn write_files(plan: &Plan, report: &Report) -> Result<(), String> {
     for output in &plan.outputs {
         let Some(path) = &output.path else { continue };
-        let bytes = preflight_reports::render(output.format, report, RenderOptions::default())
+        let bytes = preflight_reports::render(output.format, report, render_options(plan, false))
             .map_err(|error| error.to_string())?;
         write_atomically(path, &bytes)
             .map_err(|error| format!("cannot write the report to {}: {error}", path.display()))?;

@@ -70,6 +70,28 @@ pub struct Token {
     pub problems: Vec<FieldProblem>,
 }
 
+/// Says what is wrong without quoting the token (it is a secret): only positions and lengths.
+fn describe_base64_error(error: &base64::DecodeError, length: usize) -> String {
+    match error {
+        base64::DecodeError::InvalidByte(offset, _) => {
+            format!(
+                "character {} of {length} is outside A-Z a-z 0-9 * - _",
+                offset + 1
+            )
+        }
+        base64::DecodeError::InvalidLength(_) => {
+            format!("a length of {length} characters cannot be complete base64")
+        }
+        base64::DecodeError::InvalidLastSymbol(offset, _) => {
+            format!(
+                "character {} of {length}, the last one, is not valid there",
+                offset + 1
+            )
+        }
+        base64::DecodeError::InvalidPadding => "its padding (`_` at the end) is wrong".to_string(),
+    }
+}
+
 /// Decodes a token's text. Whitespace around it is ignored.
 pub fn decode(text: &str) -> Result<Token, DecodeError> {
     let object = decode_object(text.trim())?;
@@ -86,9 +108,9 @@ fn decode_object(text: &str) -> Result<Map<String, Value>, DecodeError> {
             other => other,
         })
         .collect();
-    let compressed = STANDARD
-        .decode(standard.as_bytes())
-        .map_err(|error| DecodeError::Base64(error.to_string()))?;
+    let compressed = STANDARD.decode(standard.as_bytes()).map_err(|error| {
+        DecodeError::Base64(describe_base64_error(&error, text.chars().count()))
+    })?;
     let mut inflated = Vec::new();
     ZlibDecoder::new(compressed.as_slice())
         .take(MAX_INFLATED)
@@ -174,6 +196,22 @@ impl Token {
         };
         token.sdk_app_id = non_negative("TLS.sdkappid", sdk_app_id);
         token.expire = non_negative("TLS.expire", expire);
+        // Beyond 32 bits these are not times any signer makes (and would overflow the sums).
+        let limit = u64::from(u32::MAX);
+        if let Some(expire) = token.expire.filter(|expire| *expire > limit) {
+            problems.push(FieldProblem {
+                field: "TLS.expire",
+                problem: format!("{expire} s is out of range (at most {limit})"),
+            });
+            token.expire = None;
+        }
+        if let Some(time) = token.time.filter(|time| !(0..=limit as i64).contains(time)) {
+            problems.push(FieldProblem {
+                field: "TLS.time",
+                problem: format!("{time} is out of range (0 to {limit})"),
+            });
+            token.time = None;
+        }
         if let Some(sig) = &token.sig {
             match STANDARD.decode(sig) {
                 Ok(bytes) if bytes.len() == 32 => {}
@@ -236,7 +274,7 @@ impl Token {
 
     /// `TLS.time + TLS.expire`, when both are there.
     pub fn expires_at(&self) -> Option<i64> {
-        Some(self.time? + i64::try_from(self.expire?).ok()?)
+        self.time?.checked_add(i64::try_from(self.expire?).ok()?)
     }
 }
 

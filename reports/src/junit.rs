@@ -13,14 +13,15 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 
-use crate::{Finding, Kind, ProbeResult, RenderError, Report, Severity, Status};
+use crate::{Finding, Kind, ProbeResult, RenderError, RenderOptions, Report, Severity, Status};
 
 /// The note every suite of an interrupted run carries in `system-err`.
 const INTERRUPTED: &str =
     "the run was interrupted: probes that had not finished are missing from this report";
 
-/// Renders the report as JUnit XML.
-pub fn render(report: &Report) -> Result<Vec<u8>, RenderError> {
+/// Renders the report as JUnit XML. With `options.fail_on_warning`, a probe that warned is a
+/// failure too, so that a CI system reading the XML agrees with the exit status.
+pub fn render(report: &Report, options: RenderOptions) -> Result<Vec<u8>, RenderError> {
     let mut junit = quick_junit::Report::new("trtc-preflight");
     junit.set_time(Duration::from_millis(report.duration_ms));
 
@@ -38,7 +39,7 @@ pub fn render(report: &Report) -> Result<Vec<u8>, RenderError> {
             suite.set_time(Duration::from_millis(
                 probes.clone().map(|probe| probe.duration_ms).sum(),
             ));
-            suite.add_test_cases(probes.map(test_case));
+            suite.add_test_cases(probes.map(|probe| test_case(probe, options)));
             suite
         })
         .collect();
@@ -67,27 +68,35 @@ pub fn render(report: &Report) -> Result<Vec<u8>, RenderError> {
 }
 
 /// One probe as a test case.
-fn test_case(probe: &ProbeResult) -> TestCase {
+fn test_case(probe: &ProbeResult, options: RenderOptions) -> TestCase {
     // Findings the failure or skip element reports; the others go to system-out.
     let mut reported: Vec<&Finding> = Vec::new();
+    let warning_fails = probe.status == Status::Warn && options.fail_on_warning;
     let status = match probe.status {
-        Status::Pass | Status::Warn => TestCaseStatus::success(),
-        Status::Fail => {
+        Status::Pass => TestCaseStatus::success(),
+        Status::Warn if !warning_fails => TestCaseStatus::success(),
+        Status::Fail | Status::Warn => {
+            let failing = if warning_fails {
+                Severity::Warning
+            } else {
+                Severity::Error
+            };
             reported = probe
                 .findings
                 .iter()
-                .filter(|finding| finding.severity == Severity::Error)
+                .filter(|finding| finding.severity == failing)
                 .collect();
             if reported.is_empty() {
                 // A failed probe always has an error finding; should it not, its most serious
                 // finding stands in.
-                reported.extend(most_serious(probe));
+                reported.extend(probe.most_serious());
             }
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
             match reported.first() {
                 Some(finding) => {
                     status.set_message(failure_message(finding));
-                    status.set_type(finding.name.as_deref().unwrap_or("error"));
+                    let fallback = finding.severity.as_str();
+                    status.set_type(finding.name.as_deref().unwrap_or(fallback));
                     status.set_description(listing(&reported));
                 }
                 None => {
@@ -105,7 +114,14 @@ fn test_case(probe: &ProbeResult) -> TestCase {
                 .find(|finding| finding.severity == Severity::Info);
             match reason {
                 Some(reason) => {
-                    status.set_message(reason.description.as_str());
+                    // The evidence says why ("Not configured: pass --stun ..."); older reports
+                    // may have only a description.
+                    let why = if reason.evidence.trim().is_empty() {
+                        &reason.description
+                    } else {
+                        &reason.evidence
+                    };
+                    status.set_message(why.as_str());
                     let mut text = String::new();
                     line(&mut text, "evidence", &reason.evidence);
                     line(&mut text, "fix", &reason.fix);
@@ -137,15 +153,6 @@ fn test_case(probe: &ProbeResult) -> TestCase {
         case.set_system_out(listing(&rest));
     }
     case
-}
-
-/// The probe's most serious finding, the first among equals.
-fn most_serious(probe: &ProbeResult) -> Option<&Finding> {
-    probe
-        .findings
-        .iter()
-        .rev()
-        .max_by_key(|finding| finding.severity)
 }
 
 /// `16387 ICE_TRANSPORT_ERROR: RtcError: no valid ice candidate found`, or

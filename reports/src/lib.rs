@@ -50,6 +50,9 @@ impl Format {
 pub struct RenderOptions {
     /// Use ANSI colours (text only). The caller decides: a terminal, and `NO_COLOR` unset.
     pub color: bool,
+    /// `--fail-on warning` is in force: JUnit reports a probe that warned as a failure, so the
+    /// XML and the exit status agree.
+    pub fail_on_warning: bool,
 }
 
 /// A report could not be turned into bytes.
@@ -72,6 +75,6 @@ pub fn render(
     match format {
         Format::Text => Ok(text::render(report, options)),
         Format::Json => json::render(report),
-        Format::Junit => junit::render(report),
+        Format::Junit => junit::render(report, options),
     }
 }

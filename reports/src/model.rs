@@ -246,6 +246,14 @@ pub struct Summary {
 }
 
 impl ProbeResult {
+    /// The most serious finding, the first one among equally serious findings.
+    pub fn most_serious(&self) -> Option<&Finding> {
+        self.findings
+            .iter()
+            .rev()
+            .max_by_key(|finding| finding.severity)
+    }
+
     /// The status its findings imply: `fail` with an error, `warn` with a warning, else `pass`.
     /// A skipped probe stays skipped unless a finding is an error.
     pub fn status_from_findings(skipped: bool, findings: &[Finding]) -> Status {

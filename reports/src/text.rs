@@ -112,15 +112,6 @@ fn label(probe: &ProbeResult) -> String {
     }
 }
 
-/// The probe's most serious finding (the first one, among equally serious findings).
-fn most_serious(probe: &ProbeResult) -> Option<&Finding> {
-    probe
-        .findings
-        .iter()
-        .rev()
-        .max_by_key(|finding| finding.severity)
-}
-
 /// What the probe line says after the duration: `16385 SIGNAL_CAHNNEL_SETUP_FAILED (70001)`, a
 /// warning's description, or the reason a probe was skipped; with the finding's severity.
 fn headline(probe: &ProbeResult) -> Option<(Severity, String)> {
@@ -129,8 +120,8 @@ fn headline(probe: &ProbeResult) -> Option<(Severity, String)> {
         .iter()
         .find(|finding| finding.severity == Severity::Info);
     let finding = match probe.status {
-        Status::Skip => reason.or_else(|| most_serious(probe))?,
-        _ => most_serious(probe)?,
+        Status::Skip => reason.or_else(|| probe.most_serious())?,
+        _ => probe.most_serious()?,
     };
     if probe.status == Status::Skip && finding.severity == Severity::Info {
         // The reason a probe did not run is its evidence: "Not configured: pass --stun ...".
@@ -396,7 +387,13 @@ mod tests {
             )],
             false,
         );
-        let plain = render(&report, RenderOptions { color: false });
+        let plain = render(
+            &report,
+            RenderOptions {
+                color: false,
+                ..RenderOptions::default()
+            },
+        );
         assert!(
             !plain.contains(&0x1b),
             "{}",
@@ -406,7 +403,13 @@ mod tests {
         let text = String::from_utf8(plain).unwrap();
         assert!(text.contains("server said \\u{1b}[2J"), "{text}");
 
-        let coloured = render(&report, RenderOptions { color: true });
+        let coloured = render(
+            &report,
+            RenderOptions {
+                color: true,
+                ..RenderOptions::default()
+            },
+        );
         let coloured = String::from_utf8(coloured).unwrap();
         assert!(coloured.contains("\x1b[31mFAIL\x1b[0m"), "{coloured}");
         // Only our own SGR sequences: the hostile ones stay escaped.

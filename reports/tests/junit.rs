@@ -2,10 +2,10 @@
 
 mod common;
 
-use preflight_reports::{junit, Report};
+use preflight_reports::{junit, RenderOptions, Report};
 
 fn parse(report: &Report) -> junit_parser::TestSuites {
-    let xml = junit::render(report).expect("renders");
+    let xml = junit::render(report, RenderOptions::default()).expect("renders");
     junit_parser::from_reader(xml.as_slice()).expect("junit-parser reads the output")
 }
 
@@ -126,9 +126,12 @@ fn skips_carry_the_reason_and_warnings_go_to_system_out() {
         .unwrap();
     assert!(turn.status.is_skipped());
     let skipped = turn.status.skipped_as_ref();
-    assert_eq!(skipped.message, "Not configured: no TURN relay was given.");
+    assert_eq!(
+        skipped.message,
+        "Not configured: no --turn option and no turn key in the profile."
+    );
     assert!(
-        skipped.text.contains("no --turn option"),
+        skipped.text.contains("Pass --turn turns:relay.example.com"),
         "{}",
         skipped.text
     );
@@ -226,7 +229,27 @@ fn an_interrupted_run_says_so() {
 
 #[test]
 fn output_is_one_document_ending_in_one_newline() {
-    let xml = junit::render(&common::full_report()).unwrap();
+    let xml = junit::render(&common::full_report(), RenderOptions::default()).unwrap();
     assert!(xml.starts_with(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"));
     assert!(xml.ends_with(b"</testsuites>\n"));
+}
+
+#[test]
+fn with_fail_on_warning_a_probe_that_warned_fails_too() {
+    let report = common::full_report();
+    let warned = report
+        .probes
+        .iter()
+        .filter(|probe| probe.status == preflight_reports::Status::Warn)
+        .count();
+    assert!(warned > 0, "the fixture needs a probe that warned");
+    let options = RenderOptions {
+        fail_on_warning: true,
+        ..RenderOptions::default()
+    };
+    let xml = junit::render(&report, options).unwrap();
+    let suites = junit_parser::from_reader(xml.as_slice()).unwrap();
+    assert_eq!(suites.failures, 3 + warned as u64);
+    let text = String::from_utf8(xml).unwrap();
+    assert!(text.contains("type=\"warning\""), "{text}");
 }

@@ -5,7 +5,14 @@ mod common;
 use preflight_reports::{text, RenderOptions, Report};
 
 fn plain(report: &Report) -> String {
-    String::from_utf8(text::render(report, RenderOptions { color: false })).expect("UTF-8")
+    String::from_utf8(text::render(
+        report,
+        RenderOptions {
+            color: false,
+            ..RenderOptions::default()
+        },
+    ))
+    .expect("UTF-8")
 }
 
 #[test]
@@ -25,7 +32,13 @@ fn no_escape_byte_without_colour() {
         common::interrupted_report(),
         common::passing_report(),
     ] {
-        let bytes = text::render(&report, RenderOptions { color: false });
+        let bytes = text::render(
+            &report,
+            RenderOptions {
+                color: false,
+                ..RenderOptions::default()
+            },
+        );
         assert!(
             !bytes.contains(&0x1b),
             "{}",
@@ -38,7 +51,10 @@ fn no_escape_byte_without_colour() {
 fn colour_only_when_asked() {
     let coloured = String::from_utf8(text::render(
         &common::full_report(),
-        RenderOptions { color: true },
+        RenderOptions {
+            color: true,
+            ..RenderOptions::default()
+        },
     ))
     .unwrap();
     assert!(coloured.contains("\x1b[31mFAIL\x1b[0m"));

@@ -233,8 +233,11 @@ fn user_sig_findings(
         )),
         _ => {}
     }
+    let Some(validity) = Validity::of(token) else {
+        return;
+    };
     expiry_findings(
-        token,
+        validity,
         observation.now,
         "userSig",
         &regenerate,
@@ -251,19 +254,39 @@ fn user_sig_findings(
     );
 }
 
-/// Expired (an error built by `expired`), expiring soon and issued-in-the-future findings.
+/// When a token was issued and until when it is valid, in UNIX seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Validity {
+    /// `TLS.time`.
+    pub issued_at: i64,
+    /// The end of validity (for a privateMapKey, the earlier of the token's and the grant's).
+    pub expires_at: i64,
+}
+
+impl Validity {
+    /// A token's own window, when it has both fields.
+    pub fn of(token: &Token) -> Option<Validity> {
+        Some(Validity {
+            issued_at: token.time?,
+            expires_at: token.expires_at()?,
+        })
+    }
+}
+
+/// Expired (an error built by `expired`), expiring-soon and issued-in-the-future findings.
 pub fn expiry_findings(
-    token: &Token,
+    validity: Validity,
     now: UnixTime,
     what: &str,
     regenerate: &str,
     findings: &mut Vec<Finding>,
     expired: impl Fn(String, String) -> Finding,
 ) {
-    let (Some(time), Some(expires_at)) = (token.time, token.expires_at()) else {
-        return;
-    };
-    let lifetime = token.expire.unwrap_or(0) as i64;
+    let Validity {
+        issued_at,
+        expires_at,
+    } = validity;
+    let lifetime = expires_at.saturating_sub(issued_at);
     if expires_at <= now.0 {
         let short = if lifetime < 300 {
             format!(" A lifetime of {lifetime} s is too short to be usable: sign with days (e.g. 604800 s).")
@@ -274,28 +297,32 @@ pub fn expiry_findings(
             format!(
                 "The {what} expired at {} ({} ago); it was issued at {} with a lifetime of {}.",
                 UnixTime(expires_at).rfc3339(),
-                human_duration(now.0 - expires_at),
-                UnixTime(time).rfc3339(),
+                human_duration(now.0.saturating_sub(expires_at)),
+                UnixTime(issued_at).rfc3339(),
                 human_duration(lifetime)
             ),
             format!("{regenerate}{short}"),
         ));
-    } else if expires_at - now.0 < EXPIRY_WARNING_S {
+    } else if expires_at.saturating_sub(now.0) < EXPIRY_WARNING_S {
         findings.push(note(
             Severity::Warning,
             &format!("The {what} is still valid but expires within 24 hours; a call that starts or reconnects after that fails (70001 for a userSig, -10019 for a privateMapKey)."),
-            format!("It expires at {} (in {}).", UnixTime(expires_at).rfc3339(), human_duration(expires_at - now.0)),
+            format!(
+                "It expires at {} (in {}).",
+                UnixTime(expires_at).rfc3339(),
+                human_duration(expires_at.saturating_sub(now.0))
+            ),
             format!("{regenerate} Give it a lifetime that covers the longest call and its reconnections."),
         ));
     }
-    if time - now.0 > FUTURE_TOLERANCE_S {
+    if issued_at.saturating_sub(now.0) > FUTURE_TOLERANCE_S {
         findings.push(note(
             Severity::Warning,
             &format!("The {what} was issued in the future by this machine's clock: the signing server's clock or this one is off, and TRTC compares the times with its own clock."),
             format!(
                 "TLS.time is {} ({} ahead of this machine's clock, {}).",
-                UnixTime(time).rfc3339(),
-                human_duration(time - now.0),
+                UnixTime(issued_at).rfc3339(),
+                human_duration(issued_at.saturating_sub(now.0)),
                 now.rfc3339()
             ),
             "Synchronise the clocks of the signing server and of this machine with NTP (timedatectl set-ntp true, or the OS's time settings).".to_string(),

@@ -6,13 +6,14 @@
 //! | string roomId empty, over 64 bytes, or with characters TRTC does not allow | 16388, detail -10012 |
 //! | privateMapKey required (`--require-private-map-key`) and missing or empty | 16388, detail -10018 |
 //! | privateMapKey undecodable, malformed, without a grant, expired, for another room, user or application, without the enter-room privilege, or not verifying with the secret key | 16388, detail -10019 |
+//! | the same without `--require-private-map-key` (TRTC does not check the key then) | warning |
 //! | privateMapKey expires within 24 hours, or issued in the future | warning |
 //! | privateMapKey without the create-room privilege | info |
 
 use preflight_reports::metrics::{RoomMetrics, SignatureCheck};
 use preflight_reports::{Finding, Severity};
 
-use super::account::{expiry_findings, parse_sdk_app_id, token_metrics};
+use super::account::{expiry_findings, parse_sdk_app_id, token_metrics, Validity};
 use super::{note, sdk_error};
 use crate::catalog::sdk;
 use crate::offline::{RoomObservation, TokenObservation};
@@ -108,8 +109,20 @@ fn private_map_key_findings(observation: &RoomObservation, findings: &mut Vec<Fi
         user.map_or(String::new(), |user| format!("userId {user:?}, ")),
         observation.room_id
     );
+    // With advanced permission control on, a bad key fails the join (-10019). Off, TRTC does not
+    // ask for the key: a bad one is worth a warning, not a failed check.
+    let required = observation.require_private_map_key;
     let invalid = |evidence: String, fix: String| {
-        sdk_error(sdk::JOIN_ROOM_FAILED, None, Some(-10019), evidence, fix)
+        if required {
+            sdk_error(sdk::JOIN_ROOM_FAILED, None, Some(-10019), evidence, fix)
+        } else {
+            note(
+                Severity::Warning,
+                "The privateMapKey given would be refused (16388 JOIN_ROOM_FAILED, detail -10019) if advanced permission control were on; with it off, as here (no --require-private-map-key), TRTC does not check it.",
+                evidence,
+                fix,
+            )
+        }
     };
     let (length, source, decoded, signature, grant) = match &observation.private_map_key {
         TokenObservation::Absent { looked } => {
@@ -268,25 +281,32 @@ fn private_map_key_findings(observation: &RoomObservation, findings: &mut Vec<Fi
             "If this user may be the first in the room, sign the key with bit 1 (create room) too.".to_string(),
         ));
     }
-    let expires_at = i64::from(grant.expires_at).min(token.expires_at().unwrap_or(i64::MAX));
-    if expires_at <= observation.now.0 {
-        findings.push(invalid(
-            format!(
-                "The privateMapKey expired at {} ({} ago).",
-                UnixTime(expires_at).rfc3339(),
-                human_duration(observation.now.0 - expires_at)
-            ),
-            regenerate.clone(),
-        ));
-    } else {
+    // The key stops working at the earlier of its own expiry and its grant's.
+    let validity = Validity {
+        issued_at: token.time.unwrap_or(i64::MIN),
+        expires_at: i64::from(grant.expires_at).min(token.expires_at().unwrap_or(i64::MAX)),
+    };
+    if let Some(issued_at) = token.time {
         expiry_findings(
-            token,
+            Validity {
+                issued_at,
+                ..validity
+            },
             observation.now,
             "privateMapKey",
             &regenerate,
             findings,
-            |_, _| unreachable!("expiry was checked above"),
+            invalid,
         );
+    } else if validity.expires_at <= observation.now.0 {
+        findings.push(invalid(
+            format!(
+                "The privateMapKey's grant expired at {} ({} ago).",
+                UnixTime(validity.expires_at).rfc3339(),
+                human_duration(observation.now.0.saturating_sub(validity.expires_at))
+            ),
+            regenerate.clone(),
+        ));
     }
     if *signature == SignatureCheck::Mismatch {
         findings.push(invalid(

@@ -267,8 +267,8 @@ pub fn full_report() -> Report {
             Map::new(),
             vec![plain(
                 Severity::Info,
-                "Not configured: no TURN relay was given.",
-                "no --turn option and no [turn] section in the profile",
+                "This probe kind did not run.",
+                "Not configured: no --turn option and no turn key in the profile.",
                 "Pass --turn turns:relay.example.com:443?transport=tcp with --turn-user.",
             )],
         ),
