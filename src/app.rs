@@ -78,7 +78,7 @@ fn check(args: &CheckArgs) -> i32 {
         "plan built"
     );
     if args.dry_run {
-        print!("{}", plan.describe());
+        emit(&plan.describe());
         return EXIT_OK;
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -118,12 +118,14 @@ fn check(args: &CheckArgs) -> i32 {
             match preflight_reports::render(output.format, &report, render_options(&plan, color)) {
                 Ok(bytes) => {
                     let mut stdout = std::io::stdout().lock();
-                    if stdout
-                        .write_all(&bytes)
-                        .and_then(|()| stdout.flush())
-                        .is_err()
-                    {
-                        write_error.get_or_insert("cannot write to standard output".into());
+                    match stdout.write_all(&bytes).and_then(|()| stdout.flush()) {
+                        // A reader that went away (`| head`) took what it wanted.
+                        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+                            write_error.get_or_insert(format!(
+                                "cannot write the report to standard output: {error}"
+                            ));
+                        }
+                        _ => {}
                     }
                 }
                 Err(error) => {
@@ -141,6 +143,14 @@ fn check(args: &CheckArgs) -> i32 {
         return EXIT_TOOL;
     }
     runner::exit_status(&report, plan.fail_on)
+}
+
+/// Writes to standard output; a reader that went away (`| head`) is not an error.
+fn emit(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
 }
 
 /// `NO_COLOR` set to anything non-empty turns colour off (no-color.org).
@@ -200,10 +210,10 @@ fn explain_command(args: &ExplainArgs) -> i32 {
     match explain::lookup(&query) {
         Lookup::Found(entries) => {
             if json {
-                print!("{}", explain::to_json(&entries));
+                emit(&explain::to_json(&entries));
             } else {
                 let texts: Vec<String> = entries.into_iter().map(explain::to_text).collect();
-                print!("{}", texts.join("\n"));
+                emit(&texts.join("\n"));
             }
             EXIT_OK
         }
@@ -220,8 +230,8 @@ fn explain_command(args: &ExplainArgs) -> i32 {
 fn codes(args: &CodesArgs) -> i32 {
     let entries: Vec<Entry> = catalog::entries().collect();
     match args.format.as_str() {
-        "json" => print!("{}", explain::to_json(&entries)),
-        "text" => print!("{}", codes_text(&entries)),
+        "json" => emit(&explain::to_json(&entries)),
+        "text" => emit(&codes_text(&entries)),
         other => {
             eprintln!("error: --format {other}: codes writes text or json");
             return EXIT_USAGE;
