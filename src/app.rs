@@ -81,6 +81,25 @@ fn check(args: &CheckArgs) -> i32 {
         emit(&plan.describe());
         return EXIT_OK;
     }
+    // Fail before the run, not after it, when a report cannot be written where asked.
+    for path in plan
+        .outputs
+        .iter()
+        .filter_map(|output| output.path.as_ref())
+    {
+        let folder = path
+            .parent()
+            .filter(|folder| !folder.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if !folder.is_dir() {
+            eprintln!(
+                "error: cannot write the report to {}: the folder {} does not exist",
+                path.display(),
+                folder.display()
+            );
+            return EXIT_TOOL;
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

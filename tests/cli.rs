@@ -105,3 +105,25 @@ fn a_closed_pipe_is_not_a_crash() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn a_report_that_cannot_be_written_exits_3_before_the_run() {
+    let output = run(&[
+        "check",
+        "--only",
+        "room",
+        "--room-id",
+        "5",
+        "--format",
+        "json",
+        "--output",
+        "/nonexistent-folder/r.json",
+    ]);
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("/nonexistent-folder/r.json") && stderr.contains("does not exist"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+}
