@@ -272,6 +272,16 @@ impl Token {
         }
     }
 
+    /// The field problems as one phrase: `TLS.sdkappid missing; TLS.sig not base64`.
+    pub fn problems_text(&self) -> String {
+        let parts: Vec<String> = self
+            .problems
+            .iter()
+            .map(|p| format!("{} {}", p.field, p.problem))
+            .collect();
+        parts.join("; ")
+    }
+
     /// `TLS.time + TLS.expire`, when both are there.
     pub fn expires_at(&self) -> Option<i64> {
         self.time?.checked_add(i64::try_from(self.expire?).ok()?)

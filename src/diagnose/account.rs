@@ -161,16 +161,11 @@ fn user_sig_findings(
         _ => unreachable!("only a present token decodes"),
     };
     if !token.problems.is_empty() {
-        let problems: Vec<String> = token
-            .problems
-            .iter()
-            .map(|problem| format!("{} {}", problem.field, problem.problem))
-            .collect();
         findings.push(sdk_error(
             sdk::SIGNAL_CAHNNEL_SETUP_FAILED,
             None,
             Some(70005),
-            format!("The userSig in {source} decodes, but {}.", problems.join("; ")),
+            format!("The userSig in {source} decodes, but {}.", token.problems_text()),
             format!("The signing code does not follow TLSSigAPIv2; use Tencent's TLSSigAPIv2 library for your server's language. {regenerate}"),
         ));
     }

@@ -168,15 +168,10 @@ fn private_map_key_findings(observation: &RoomObservation, findings: &mut Vec<Fi
         Ok(token) => token,
     };
     if !token.problems.is_empty() {
-        let problems: Vec<String> = token
-            .problems
-            .iter()
-            .map(|p| format!("{} {}", p.field, p.problem))
-            .collect();
         findings.push(invalid(
             format!(
                 "The privateMapKey in {source} decodes, but {}.",
-                problems.join("; ")
+                token.problems_text()
             ),
             format!("Use Tencent's TLSSigAPIv2 library to make it. {regenerate}"),
         ));
