@@ -25,7 +25,7 @@ const MAX_INFLATED: u64 = 64 * 1024;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     /// A character outside the token alphabet, or a bad length.
-    #[error("it is not base64 in the TLSSigAPIv2 alphabet ({0})")]
+    #[error("it is not base64 in the TLSSigAPIv2 alphabet: {0}")]
     Base64(String),
     /// The bytes are not a complete zlib stream.
     #[error("its bytes are not a complete zlib stream ({0}); a truncated token looks like this")]

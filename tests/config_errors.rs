@@ -331,3 +331,17 @@ fn check_with_no_targets_runs_and_lists_the_unconfigured_network_probes() {
         assert!(skipped.contains(&kind), "{kind} missing from {skipped:?}");
     }
 }
+
+#[test]
+fn a_run_in_which_everything_was_skipped_says_nothing_was_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(dir.path(), &["check"]);
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("verdict: NOTHING CHECKED"), "{text}");
+    let output = run(dir.path(), &["check", "--room-id", "1"]);
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains("verdict: PASS") && !text.contains("NOTHING CHECKED"),
+        "{text}"
+    );
+}

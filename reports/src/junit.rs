@@ -155,7 +155,8 @@ fn test_case(probe: &ProbeResult, options: RenderOptions) -> TestCase {
     case
 }
 
-/// `16387 ICE_TRANSPORT_ERROR: RtcError: no valid ice candidate found`, or
+/// `16387 ICE_TRANSPORT_ERROR: RtcError: no valid ice candidate found` (with ` (70001)` after the
+/// name when there is a detail code), or
 /// `error: <description>` for a finding without an SDK code.
 fn failure_message(finding: &Finding) -> String {
     let text = finding
@@ -163,12 +164,15 @@ fn failure_message(finding: &Finding) -> String {
         .as_deref()
         .filter(|message| !message.is_empty())
         .unwrap_or(&finding.description);
-    let head = match (finding.code, &finding.name) {
+    let mut head = match (finding.code, &finding.name) {
         (Some(code), Some(name)) => format!("{code} {name}"),
         (Some(code), None) => code.to_string(),
         (None, Some(name)) => name.clone(),
         (None, None) => finding.severity.as_str().to_string(),
     };
+    if let Some(detail) = finding.detail_code {
+        let _ = write!(head, " ({detail})");
+    }
     format!("{head}: {text}")
 }
 

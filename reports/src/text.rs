@@ -87,14 +87,20 @@ pub fn render(report: &Report, options: RenderOptions) -> Vec<u8> {
 
     out.push('\n');
     let summary = &report.summary;
+    // A run in which every probe was skipped vouches for nothing: say so rather than "PASS".
+    let nothing_checked = summary.pass + summary.warn + summary.fail == 0;
+    let verdict = if nothing_checked {
+        paint.paint(
+            Paint::DIM,
+            "NOTHING CHECKED (every probe was skipped; see the reasons above)",
+        )
+    } else {
+        paint.verdict(report.verdict)
+    };
     let _ = write!(
         out,
         "verdict: {}  {} pass, {} warn, {} fail, {} skip",
-        paint.verdict(report.verdict),
-        summary.pass,
-        summary.warn,
-        summary.fail,
-        summary.skip,
+        verdict, summary.pass, summary.warn, summary.fail, summary.skip,
     );
     if !report.complete {
         let _ = write!(out, "  {}", paint.red("(incomplete: interrupted)"));

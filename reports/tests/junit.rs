@@ -95,12 +95,12 @@ fn failures_carry_code_name_and_message() {
         );
     }
 
-    // No message string: the description stands in; the detail code is listed.
+    // No message string: the description stands in; the detail code follows the name.
     let account = case("account/1400000001/alice");
     let failure = account.status.failure_as_ref();
     assert_eq!(
         failure.message,
-        "16385 SIGNAL_CAHNNEL_SETUP_FAILED: The userSig has expired, so the server refuses the \
+        "16385 SIGNAL_CAHNNEL_SETUP_FAILED (70001): The userSig has expired, so the server refuses the \
          signaling channel."
     );
     assert!(
