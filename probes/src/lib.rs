@@ -1,2 +1,5 @@
 //! Network and device measurements for trtc-preflight: probes return facts and know nothing of
 //! TRTC.
+
+pub mod responder;
+pub mod stun;

@@ -1,0 +1,1 @@
+//! STUN server side for `serve`: a safe binding responder and its per-source limiter (to be written).

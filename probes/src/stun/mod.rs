@@ -1,0 +1,1 @@
+//! STUN client side: binding requests and the transaction engine (to be written).
