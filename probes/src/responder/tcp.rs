@@ -1,0 +1,262 @@
+//! STUN over a stream (TCP, or TLS over TCP): messages framed by their own header (RFC 8489
+//! §6.2.2), each answered on the connection it came on.
+//!
+//! [`serve_tcp_with`] accepts connections, bounds how many are open at once, runs an acceptor hook
+//! on each (identity for plain TCP, a TLS handshake later) and hands the result to
+//! [`serve_stream`], which reads one message at a time and writes the answers back.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio::time::timeout;
+
+use super::wire::{declared_body_len, looks_like_stun, HEADER_LEN};
+use super::{Decision, DropReason, Responder};
+
+/// How long to wait before accepting again after an accept error such as too many open files.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Limits for STUN over streams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcpConfig {
+    /// A connection is closed when a handshake, a whole message or the writing of an answer takes
+    /// longer than this.
+    pub idle_timeout: Duration,
+    /// Connections served at once; more are accepted and closed straight away.
+    pub max_connections: usize,
+    /// Longest message read from a stream (header included); a longer announced length closes
+    /// the connection. Streams carry no MTU probes, so this stays small.
+    pub max_message_len: usize,
+}
+
+impl Default for TcpConfig {
+    /// 10 s idle timeout, 1,024 connections, messages up to 4,096 bytes: at most 4 MiB of
+    /// message buffers in all.
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+            max_message_len: 4096,
+        }
+    }
+}
+
+/// How one connection ended.
+#[derive(Debug)]
+pub enum ConnectionEnd {
+    /// The peer closed it between messages (or in the middle of one).
+    Closed,
+    /// The handshake, a message or an answer took longer than [`TcpConfig::idle_timeout`].
+    IdleTimeout,
+    /// The stream stopped looking like STUN framing ([`DropReason::NotStun`],
+    /// [`DropReason::Malformed`] length, [`DropReason::Oversized`]): closed, counted as a drop.
+    Rejected(DropReason),
+    /// Reading, writing or the acceptor hook failed.
+    Failed(io::Error),
+}
+
+/// What [`serve_tcp_with`] did, returned when it shuts down.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpSummary {
+    /// Connections accepted and served.
+    pub accepted: u64,
+    /// Connections closed on arrival because [`TcpConfig::max_connections`] were open.
+    pub refused_over_limit: u64,
+    /// Connections that ended with [`ConnectionEnd::IdleTimeout`].
+    pub idle_timeouts: u64,
+    /// Connections that ended with [`ConnectionEnd::Rejected`].
+    pub rejected: u64,
+    /// Connections that ended with [`ConnectionEnd::Failed`] (or whose task panicked).
+    pub failed: u64,
+    /// Accept calls that failed for a reason other than the one connection (e.g. too many open
+    /// files); each is followed by a 100 ms pause.
+    pub accept_errors: u64,
+}
+
+impl TcpSummary {
+    fn record(&mut self, end: &ConnectionEnd) {
+        match end {
+            ConnectionEnd::Closed => {}
+            ConnectionEnd::IdleTimeout => self.idle_timeouts += 1,
+            ConnectionEnd::Rejected(_) => self.rejected += 1,
+            ConnectionEnd::Failed(_) => self.failed += 1,
+        }
+    }
+}
+
+/// Answers STUN over plain TCP on `listener` until `shutdown` completes; see [`serve_tcp_with`].
+pub async fn serve_tcp<F>(
+    listener: TcpListener,
+    responder: Arc<Mutex<Responder>>,
+    config: TcpConfig,
+    shutdown: F,
+) -> TcpSummary
+where
+    F: Future<Output = ()>,
+{
+    serve_tcp_with(
+        listener,
+        responder,
+        config,
+        |stream| std::future::ready(Ok(stream)),
+        shutdown,
+    )
+    .await
+}
+
+/// Answers STUN on connections accepted from `listener`, each first passed through `acceptor`
+/// (a TLS handshake, say), until `shutdown` completes.
+///
+/// At most [`TcpConfig::max_connections`] are served at once; the acceptor counts against
+/// [`TcpConfig::idle_timeout`]. On shutdown the open connections are closed and the summary is
+/// returned.
+pub async fn serve_tcp_with<A, H, S, F>(
+    listener: TcpListener,
+    responder: Arc<Mutex<Responder>>,
+    config: TcpConfig,
+    acceptor: A,
+    shutdown: F,
+) -> TcpSummary
+where
+    A: Fn(TcpStream) -> H,
+    H: Future<Output = io::Result<S>> + Send + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    F: Future<Output = ()>,
+{
+    let mut summary = TcpSummary::default();
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            Some(ended) = connections.join_next(), if !connections.is_empty() => {
+                match ended {
+                    Ok(end) => summary.record(&end),
+                    Err(_) => summary.failed += 1,
+                }
+            }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    if connections.len() >= config.max_connections {
+                        summary.refused_over_limit += 1;
+                        drop(stream);
+                        continue;
+                    }
+                    summary.accepted += 1;
+                    let handshake = acceptor(stream);
+                    let responder = Arc::clone(&responder);
+                    connections.spawn(async move {
+                        match timeout(config.idle_timeout, handshake).await {
+                            Err(_) => ConnectionEnd::IdleTimeout,
+                            Ok(Err(error)) => ConnectionEnd::Failed(error),
+                            Ok(Ok(stream)) => serve_stream(stream, peer, &responder, &config).await,
+                        }
+                    });
+                }
+                Err(error) if is_per_connection(&error) => {}
+                Err(_) => {
+                    summary.accept_errors += 1;
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            },
+        }
+    }
+    connections.shutdown().await;
+    summary
+}
+
+/// Serves one connection from `peer`: reads STUN messages one by one and writes each answer back,
+/// until the peer closes, a limit of `config` is hit, or the stream stops looking like STUN.
+///
+/// Any `AsyncRead + AsyncWrite` will do (a TLS stream, an in-memory pipe in tests). A message
+/// the responder drops gets no answer and the connection goes on, since its framing was sound.
+pub async fn serve_stream<S>(
+    mut stream: S,
+    peer: SocketAddr,
+    responder: &Mutex<Responder>,
+    config: &TcpConfig,
+) -> ConnectionEnd
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut message = Vec::new();
+    loop {
+        let mut header = [0_u8; HEADER_LEN];
+        match timeout(config.idle_timeout, stream.read_exact(&mut header)).await {
+            Err(_) => return ConnectionEnd::IdleTimeout,
+            Ok(Err(error)) => return end_of_read(error),
+            Ok(Ok(_)) => {}
+        }
+        let body_len = declared_body_len(&header);
+        let refusal = if !looks_like_stun(&header) {
+            Some(DropReason::NotStun)
+        } else if body_len % 4 != 0 {
+            Some(DropReason::Malformed)
+        } else if HEADER_LEN + body_len > config.max_message_len {
+            Some(DropReason::Oversized)
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            lock(responder).record_drop(reason);
+            return ConnectionEnd::Rejected(reason);
+        }
+
+        message.clear();
+        message.extend_from_slice(&header);
+        message.resize(HEADER_LEN + body_len, 0);
+        match timeout(
+            config.idle_timeout,
+            stream.read_exact(&mut message[HEADER_LEN..]),
+        )
+        .await
+        {
+            Err(_) => return ConnectionEnd::IdleTimeout,
+            Ok(Err(error)) => return end_of_read(error),
+            Ok(Ok(_)) => {}
+        }
+
+        let decision = lock(responder).respond(Instant::now(), &message, peer);
+        if let Decision::Answer(answer) = decision {
+            let written = async {
+                stream.write_all(&answer).await?;
+                stream.flush().await
+            };
+            match timeout(config.idle_timeout, written).await {
+                Err(_) => return ConnectionEnd::IdleTimeout,
+                Ok(Err(error)) => return ConnectionEnd::Failed(error),
+                Ok(Ok(())) => {}
+            }
+        }
+    }
+}
+
+fn lock(responder: &Mutex<Responder>) -> std::sync::MutexGuard<'_, Responder> {
+    responder.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn end_of_read(error: io::Error) -> ConnectionEnd {
+    if error.kind() == io::ErrorKind::UnexpectedEof {
+        ConnectionEnd::Closed
+    } else {
+        ConnectionEnd::Failed(error)
+    }
+}
+
+/// Accept errors that concern one connection only (it was reset before being accepted).
+fn is_per_connection(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}
