@@ -1,0 +1,508 @@
+//! The STUN probe of one server: resolve its name, and per address family send a binding request
+//! over UDP or TCP and say what happened: answered (RTT, mapped address, NAT or not), rejected,
+//! silent, accepted-but-silent, answered with garbage, or no route. Facts only.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpStream;
+
+use super::driver::{binding_stream, binding_udp, DriverError, Exchange};
+use super::engine::{Event, IgnoredCounts, RetransmitConfig, TransportEnd};
+use super::message::{random_transaction_id, BindingOptions, ShortTermCredential};
+use crate::resolve::{self, Overrides, ResolveError, Resolved};
+use crate::route::{self, Egress};
+
+/// How a STUN server is reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Transport {
+    /// Datagrams.
+    Udp,
+    /// A TCP stream (RFC 5389 framing).
+    Tcp,
+}
+
+impl Transport {
+    /// `udp` or `tcp`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
+/// An address family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    /// IPv4.
+    V4,
+    /// IPv6.
+    V6,
+}
+
+impl Family {
+    /// `ipv4` or `ipv6`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::V4 => "ipv4",
+            Family::V6 => "ipv6",
+        }
+    }
+
+    /// The family of an address (an IPv4-mapped IPv6 address counts as IPv4).
+    pub fn of(address: IpAddr) -> Family {
+        match address {
+            IpAddr::V4(_) => Family::V4,
+            IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => Family::V4,
+            IpAddr::V6(_) => Family::V6,
+        }
+    }
+}
+
+/// A STUN server to probe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// Host name or address, as configured.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Transport.
+    pub transport: Transport,
+}
+
+/// Settings of a probe.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `--resolve` overrides.
+    pub overrides: Overrides,
+    /// Short-term credentials (a `serve` token), if any.
+    pub credential: Option<ShortTermCredential>,
+    /// The UDP retransmission schedule.
+    pub udp: RetransmitConfig,
+    /// How long a TCP connection may take to open.
+    pub connect_timeout: Duration,
+    /// How long an answer may take over an open TCP connection.
+    pub stream_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            overrides: Overrides::default(),
+            credential: None,
+            udp: RetransmitConfig::udp(),
+            connect_timeout: Duration::from_millis(1500),
+            stream_timeout: Duration::from_millis(1500),
+        }
+    }
+}
+
+/// What one address family's path did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathResult {
+    /// A binding success response.
+    Answered {
+        /// Round-trip time (from the last send before the answer).
+        rtt: Duration,
+        /// Requests sent until the answer.
+        attempts: u32,
+        /// The address the server saw (server-reflexive).
+        mapped: SocketAddr,
+        /// The local address the request left from.
+        local: Option<SocketAddr>,
+    },
+    /// A STUN error response: the path carries STUN, the server refused the request.
+    ErrorResponse {
+        /// ERROR-CODE.
+        code: u16,
+        /// Its reason phrase.
+        reason: String,
+    },
+    /// UDP: ICMP port unreachable; TCP: the connection was refused (reset).
+    Rejected {
+        /// Time until the rejection.
+        after: Duration,
+    },
+    /// UDP: no answer at all; TCP: the connection never opened.
+    Silent {
+        /// Requests (or connection attempts) made.
+        attempts: u32,
+        /// How long the probe waited.
+        waited: Duration,
+    },
+    /// TCP: the connection opened, then nothing answered (a proxy or firewall that accepts and
+    /// then blocks).
+    AcceptedButSilent {
+        /// How long the probe waited after connecting.
+        waited: Duration,
+    },
+    /// TCP: the connection opened, then closed (or was reset) before any answer.
+    ClosedBeforeAnswer {
+        /// Reset rather than closed.
+        reset: bool,
+    },
+    /// Bytes came back, none of them a valid answer (see `ignored`).
+    Garbage {
+        /// How long the probe waited.
+        waited: Duration,
+    },
+    /// This machine could not send on this family (no route, no address).
+    NoRoute {
+        /// What the OS said.
+        reason: String,
+    },
+}
+
+impl PathResult {
+    /// Whether a binding answer came back (the path carries STUN).
+    pub fn answered(&self) -> bool {
+        matches!(self, PathResult::Answered { .. })
+    }
+}
+
+/// One family's attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FamilyObservation {
+    /// The family.
+    pub family: Family,
+    /// The address tried (the first of the family).
+    pub address: SocketAddr,
+    /// The interface and source the OS chose, when known.
+    pub egress: Option<Egress>,
+    /// What happened.
+    pub result: PathResult,
+    /// Received bytes that were not a valid answer, by reason.
+    pub ignored: IgnoredCounts,
+}
+
+/// Everything one STUN probe observed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Observation {
+    /// The target.
+    pub target: Target,
+    /// The name lookup.
+    pub resolution: Result<Resolved, ResolveError>,
+    /// One entry per family the name has, IPv4 first.
+    pub families: Vec<FamilyObservation>,
+}
+
+/// Probes one STUN server over every address family its name has, concurrently.
+pub async fn probe(target: &Target, settings: &Settings) -> Observation {
+    let resolution = resolve::resolve(&target.host, &settings.overrides).await;
+    let mut families = Vec::new();
+    if let Ok(resolved) = &resolution {
+        let at = |ip: &IpAddr| {
+            attempt(
+                target.transport,
+                SocketAddr::new(*ip, target.port),
+                settings,
+            )
+        };
+        let (v4, v6) = tokio::join!(
+            optional(resolved.v4.first().map(at)),
+            optional(resolved.v6.first().map(at))
+        );
+        families.extend(v4);
+        families.extend(v6);
+    }
+    Observation {
+        target: target.clone(),
+        resolution,
+        families,
+    }
+}
+
+async fn optional<F: std::future::Future>(future: Option<F>) -> Option<F::Output> {
+    match future {
+        Some(future) => Some(future.await),
+        None => None,
+    }
+}
+
+/// One family's attempt at `address`.
+pub async fn attempt(
+    transport: Transport,
+    address: SocketAddr,
+    settings: &Settings,
+) -> FamilyObservation {
+    let family = Family::of(address.ip());
+    let egress = route::egress(address).ok();
+    let options = BindingOptions {
+        pad_to: None,
+        credential: settings.credential.clone(),
+    };
+    let (result, ignored) = match transport {
+        Transport::Udp => {
+            match Exchange::new(random_transaction_id(), &options, settings.udp) {
+                Ok(exchange) => from_udp(binding_udp(address, exchange).await),
+                Err(error) => (
+                    PathResult::NoRoute {
+                        reason: error.to_string(),
+                    },
+                    IgnoredCounts::default(),
+                ),
+            }
+        }
+        Transport::Tcp => tcp(address, &options, settings).await,
+    };
+    FamilyObservation {
+        family,
+        address,
+        egress,
+        result,
+        ignored,
+    }
+}
+
+fn from_udp(outcome: Result<super::driver::Outcome, DriverError>) -> (PathResult, IgnoredCounts) {
+    match outcome {
+        Ok(outcome) => {
+            let result = from_event(&outcome.event, &outcome.ignored, outcome.local);
+            (result, outcome.ignored)
+        }
+        Err(DriverError::Connect { source, .. } | DriverError::Bind { source, .. }) => (
+            PathResult::NoRoute {
+                reason: source.to_string(),
+            },
+            IgnoredCounts::default(),
+        ),
+        Err(error) => (
+            PathResult::NoRoute {
+                reason: error.to_string(),
+            },
+            IgnoredCounts::default(),
+        ),
+    }
+}
+
+fn from_event(event: &Event, ignored: &IgnoredCounts, local: Option<SocketAddr>) -> PathResult {
+    match event {
+        Event::Answered {
+            rtt,
+            attempts,
+            response,
+            ..
+        } => PathResult::Answered {
+            rtt: *rtt,
+            attempts: *attempts,
+            mapped: response.mapped,
+            local,
+        },
+        Event::ErrorResponse { code, reason, .. } => PathResult::ErrorResponse {
+            code: *code,
+            reason: reason.clone(),
+        },
+        Event::Transport {
+            end: TransportEnd::Rejected,
+            after,
+            ..
+        } => PathResult::Rejected { after: *after },
+        Event::Transport {
+            end: TransportEnd::Closed { reset },
+            ..
+        } => PathResult::ClosedBeforeAnswer { reset: *reset },
+        Event::Transport {
+            end: TransportEnd::NotStun(_),
+            after,
+            ..
+        } => PathResult::Garbage { waited: *after },
+        Event::TimedOut { waited, .. } if ignored.before_end() > 0 => {
+            PathResult::Garbage { waited: *waited }
+        }
+        Event::TimedOut { attempts, waited } => PathResult::Silent {
+            attempts: *attempts,
+            waited: *waited,
+        },
+    }
+}
+
+async fn tcp(
+    address: SocketAddr,
+    options: &BindingOptions,
+    settings: &Settings,
+) -> (PathResult, IgnoredCounts) {
+    let started = Instant::now();
+    let stream =
+        match tokio::time::timeout(settings.connect_timeout, TcpStream::connect(address)).await {
+            Err(_) => {
+                return (
+                    PathResult::Silent {
+                        attempts: 1,
+                        waited: started.elapsed(),
+                    },
+                    IgnoredCounts::default(),
+                )
+            }
+            Ok(Err(error)) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
+                return (
+                    PathResult::Rejected {
+                        after: started.elapsed(),
+                    },
+                    IgnoredCounts::default(),
+                )
+            }
+            Ok(Err(error)) => {
+                return (
+                    PathResult::NoRoute {
+                        reason: error.to_string(),
+                    },
+                    IgnoredCounts::default(),
+                )
+            }
+            Ok(Ok(stream)) => stream,
+        };
+    let local = stream.local_addr().ok();
+    let connected = Instant::now();
+    let exchange = match Exchange::new(
+        random_transaction_id(),
+        options,
+        RetransmitConfig::reliable(settings.stream_timeout),
+    ) {
+        Ok(exchange) => exchange,
+        Err(error) => {
+            return (
+                PathResult::NoRoute {
+                    reason: error.to_string(),
+                },
+                IgnoredCounts::default(),
+            )
+        }
+    };
+    match binding_stream(stream, exchange).await {
+        Ok(outcome) => {
+            let result = match from_event(&outcome.event, &outcome.ignored, local) {
+                PathResult::Silent { .. } => PathResult::AcceptedButSilent {
+                    waited: connected.elapsed(),
+                },
+                other => other,
+            };
+            (result, outcome.ignored)
+        }
+        Err(error) => (
+            PathResult::ClosedBeforeAnswer {
+                reset: error.to_string().contains("reset"),
+            },
+            IgnoredCounts::default(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::responder::{Responder, ResponderConfig};
+    use std::sync::{Arc, Mutex};
+
+    fn fast() -> Settings {
+        Settings {
+            udp: RetransmitConfig {
+                final_wait: Duration::from_millis(200),
+                ..RetransmitConfig::udp()
+            },
+            connect_timeout: Duration::from_millis(500),
+            stream_timeout: Duration::from_millis(300),
+            ..Settings::default()
+        }
+    }
+
+    async fn responder_udp() -> (SocketAddr, tokio::sync::watch::Sender<bool>) {
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let address = socket.local_addr().unwrap();
+        let responder = Arc::new(Mutex::new(
+            Responder::new(ResponderConfig::default()).unwrap(),
+        ));
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let mut shutdown = shutdown;
+            let _ = crate::responder::serve_udp(socket, responder, async move {
+                let _ = shutdown.changed().await;
+            })
+            .await;
+        });
+        (address, stop)
+    }
+
+    #[tokio::test]
+    async fn answered_over_udp_with_the_mapped_address_and_no_nat() {
+        let (address, _stop) = responder_udp().await;
+        let target = Target {
+            host: "127.0.0.1".into(),
+            port: address.port(),
+            transport: Transport::Udp,
+        };
+        let observation = probe(&target, &fast()).await;
+        assert_eq!(observation.families.len(), 1);
+        let family = &observation.families[0];
+        match &family.result {
+            PathResult::Answered { mapped, local, .. } => assert_eq!(Some(*mapped), *local),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            family.egress.as_ref().map(|egress| egress.source),
+            Some(address.ip())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_closed_udp_port_is_rejected_and_a_silent_one_silent() {
+        let closed = {
+            let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            socket.local_addr().unwrap()
+        };
+        let observation = attempt(Transport::Udp, closed, &fast()).await;
+        assert!(
+            matches!(observation.result, PathResult::Rejected { .. }),
+            "{observation:?}"
+        );
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let observation = attempt(Transport::Udp, silent.local_addr().unwrap(), &fast()).await;
+        assert!(
+            matches!(observation.result, PathResult::Silent { attempts: 4, .. }),
+            "{observation:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn tcp_refused_and_accepted_but_silent() {
+        let closed = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap()
+        };
+        let observation = attempt(Transport::Tcp, closed, &fast()).await;
+        assert!(
+            matches!(observation.result, PathResult::Rejected { .. }),
+            "{observation:?}"
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let hold = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            drop(stream);
+        });
+        let observation = attempt(Transport::Tcp, address, &fast()).await;
+        assert!(
+            matches!(observation.result, PathResult::AcceptedButSilent { .. }),
+            "{observation:?}"
+        );
+        hold.abort();
+    }
+
+    #[tokio::test]
+    async fn a_name_given_by_resolve_overrides_is_probed() {
+        let overrides = Overrides::new([("stun.lab".to_string(), "127.0.0.1".parse().unwrap())]);
+        let (address, _stop) = responder_udp().await;
+        let target = Target {
+            host: "stun.lab".into(),
+            port: address.port(),
+            transport: Transport::Udp,
+        };
+        let settings = Settings {
+            overrides,
+            ..fast()
+        };
+        let observation = probe(&target, &settings).await;
+        assert!(observation.families[0].result.answered(), "{observation:?}");
+    }
+}
