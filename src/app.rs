@@ -29,6 +29,7 @@ pub fn run(cli: Cli) -> i32 {
     init_logging(cli.verbose);
     match cli.command {
         Command::Check(args) => check(&args),
+        Command::Serve(args) => crate::serve::run(&args),
         Command::Explain(args) => explain_command(&args),
         Command::Codes(args) => codes(&args),
         Command::Completions { shell } => {

@@ -29,6 +29,8 @@ pub enum Command {
     /// Run the probes of a plan and print the report.
     #[command(after_help = CHECK_AFTER_HELP)]
     Check(Box<CheckArgs>),
+    /// Run the test endpoints for the far side of a firewall (STUN over UDP and TCP).
+    Serve(crate::serve::ServeArgs),
     /// Show the catalog entry and the fix for a code, a NAME, a 0xHEX value or a message.
     Explain(ExplainArgs),
     /// List the whole catalog.

@@ -68,7 +68,8 @@ impl Env {
             .collect())
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    /// The value of a variable.
+    pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
     }
 }
@@ -438,7 +439,20 @@ pub fn build_plan(args: &CheckArgs, env: &Env) -> Result<Plan, ConfigError> {
         .map(|target| {
             let target_text = format!("{}:{}/{}", target.host, target.port, target.transport);
             let id = format!("stun/{}/{}:{}", target.transport, target.host, target.port);
-            unavailable(Kind::Stun, id, target_text, NETWORK_DEADLINE)
+            let transport = match target.transport {
+                "udp" => Some(preflight_probes::stun::probe::Transport::Udp),
+                "tcp" => Some(preflight_probes::stun::probe::Transport::Tcp),
+                _ => None,
+            };
+            let mut probe = unavailable(Kind::Stun, id, target_text, NETWORK_DEADLINE);
+            if let Some(transport) = transport {
+                probe.job = Job::Stun(preflight_probes::stun::probe::Target {
+                    host: target.host.clone(),
+                    port: target.port,
+                    transport,
+                });
+            }
+            probe
         })
         .collect();
     plan_kind(
@@ -870,15 +884,14 @@ fn network(
         ),
     ] {
         *ports = match (cli, file) {
-            (Some(text), _) => {
-                parse_ports(text).map_err(|message| fail(&format!("{flag} {text}"), message))?
-            }
+            (Some(text), _) => parse_port_list(text, false)
+                .map_err(|message| fail(&format!("{flag} {text}"), message))?,
             (None, Some(list)) => {
                 let origin = loaded
                     .map(|l| l.at(list, &flag[2..].replace('-', "_")))
                     .unwrap_or_default();
                 match list.get_ref() {
-                    PortList::Text(text) => parse_ports(text),
+                    PortList::Text(text) => parse_port_list(text, false),
                     PortList::Numbers(numbers) => numbers
                         .iter()
                         .map(|&n| {
@@ -1021,8 +1034,8 @@ fn validate_ws(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `8000,8080,9000-9010`.
-fn parse_ports(text: &str) -> Result<Vec<u16>, String> {
+/// `8000,8080,9000-9010`, duplicates dropped. Port 0 ("any free port") only with `allow_zero`.
+pub fn parse_port_list(text: &str, allow_zero: bool) -> Result<Vec<u16>, String> {
     let mut ports = Vec::new();
     for item in text
         .split(',')
@@ -1033,7 +1046,7 @@ fn parse_ports(text: &str) -> Result<Vec<u16>, String> {
             text.trim()
                 .parse::<u16>()
                 .ok()
-                .filter(|&port| port > 0)
+                .filter(|&port| port > 0 || allow_zero)
                 .ok_or_else(|| format!("{text:?} is not a port (1-65535)"))
         };
         match item.split_once('-') {
@@ -1075,13 +1088,13 @@ mod tests {
     #[test]
     fn port_lists() {
         assert_eq!(
-            parse_ports("8000, 8080,9000-9002,8000"),
+            parse_port_list("8000, 8080,9000-9002,8000", false),
             Ok(vec![8000, 8080, 9000, 9001, 9002])
         );
-        assert!(parse_ports("0").is_err());
-        assert!(parse_ports("9-1").is_err());
-        assert!(parse_ports("1-65535").is_err());
-        assert!(parse_ports("x").is_err());
+        assert!(parse_port_list("0", false).is_err());
+        assert!(parse_port_list("9-1", false).is_err());
+        assert!(parse_port_list("1-65535", false).is_err());
+        assert!(parse_port_list("x", false).is_err());
     }
 
     #[test]

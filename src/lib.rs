@@ -11,5 +11,6 @@ pub mod offline;
 pub mod plan;
 pub mod runner;
 pub mod secret;
+pub mod serve;
 pub mod time;
 pub mod tlssig;

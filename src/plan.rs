@@ -64,6 +64,8 @@ pub enum Job {
     Account(AccountParams),
     /// Offline room checks.
     Room(RoomParams),
+    /// A STUN server over UDP or TCP.
+    Stun(preflight_probes::stun::probe::Target),
     /// A configured probe whose engine this build does not have yet.
     Unavailable,
 }
@@ -282,6 +284,7 @@ fn job_details(job: &Job) -> Vec<String> {
                 ""
             }
         )],
+        Job::Stun(_) => vec![],
         Job::Unavailable => vec![
             "this build has no engine for this kind yet: it will be reported as skipped".into(),
         ],

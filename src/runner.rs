@@ -18,6 +18,10 @@ use crate::diagnose;
 use crate::offline;
 use crate::plan::{Job, NotRun, Phase, Plan, PlannedProbe};
 use crate::time::UnixTime;
+use preflight_probes::resolve::Overrides;
+use preflight_probes::stun::message::ShortTermCredential;
+use preflight_probes::stun::probe::{self as stun_probe, Observation as StunObservation};
+use std::sync::Arc;
 
 /// What a probe produced.
 #[derive(Clone, Debug, Default)]
@@ -28,6 +32,8 @@ pub struct Outcome {
     pub findings: Vec<Finding>,
     /// The probe did not run (its findings say why).
     pub skipped: bool,
+    /// What a STUN probe saw, kept for judging every path together at the end.
+    pub stun: Option<StunObservation>,
 }
 
 /// How a run ended.
@@ -39,26 +45,62 @@ pub struct RunResult {
     pub interrupted: bool,
 }
 
-/// Runs one probe's job (in its own task).
-async fn execute(
-    probe: PlannedProbe,
-    plan_now: UnixTime,
+/// What every probe task shares: the plan's clock, faults and network settings.
+#[derive(Clone, Debug)]
+struct Shared {
+    now: UnixTime,
     faults: crate::faults::Faults,
-) -> Outcome {
-    faults.apply(probe.kind).await;
+    stun: stun_probe::Settings,
+}
+
+impl Shared {
+    fn of(plan: &Plan) -> Shared {
+        let credential = plan
+            .network
+            .token
+            .as_ref()
+            .map(|token| ShortTermCredential {
+                username: "trtc-preflight".to_string(),
+                password: token.expose().to_string(),
+            });
+        Shared {
+            now: plan.now,
+            faults: plan.faults.clone(),
+            stun: stun_probe::Settings {
+                overrides: Overrides::new(plan.network.resolve.iter().cloned()),
+                credential,
+                ..stun_probe::Settings::default()
+            },
+        }
+    }
+}
+
+/// Runs one probe's job (in its own task).
+async fn execute(probe: PlannedProbe, shared: Arc<Shared>) -> Outcome {
+    shared.faults.apply(probe.kind).await;
     match &probe.job {
         Job::Account(params) => {
-            let observation = offline::observe_account(params, plan_now);
+            let observation = offline::observe_account(params, shared.now);
             let (metrics, findings) = diagnose::account::diagnose(&observation);
-            Outcome { metrics: preflight_reports::metrics::to_object(&metrics), findings, skipped: false }
+            Outcome { metrics: preflight_reports::metrics::to_object(&metrics), findings, ..Outcome::default() }
         }
         Job::Room(params) => {
-            let observation = offline::observe_room(params, plan_now);
+            let observation = offline::observe_room(params, shared.now);
             let (metrics, findings) = diagnose::room::diagnose(&observation);
-            Outcome { metrics: preflight_reports::metrics::to_object(&metrics), findings, skipped: false }
+            Outcome { metrics: preflight_reports::metrics::to_object(&metrics), findings, ..Outcome::default() }
+        }
+        Job::Stun(target) => {
+            let observation = stun_probe::probe(target, &shared.stun).await;
+            // Judged alone for now; `judge_paths` judges it again beside the others at the end.
+            let context = diagnose::stun::PathContext::of([&observation], false);
+            Outcome {
+                metrics: diagnose::stun::metrics(&observation),
+                findings: diagnose::stun::findings(&observation, &context),
+                stun: Some(observation),
+                ..Outcome::default()
+            }
         }
         Job::Unavailable => Outcome {
-            metrics: Map::new(),
             findings: vec![diagnose::note(
                 Severity::Info,
                 "This build of trtc-preflight has no engine for this probe kind yet, so it was not run.",
@@ -66,7 +108,29 @@ async fn execute(
                 "Nothing to fix on this machine; a later version runs this probe.".to_string(),
             )],
             skipped: true,
+            ..Outcome::default()
         },
+    }
+}
+
+/// Judges every STUN probe again beside the others: whether a failed path is a warning (another
+/// path carries media) or `16387` (none does) is known only once every path was tried.
+fn judge_paths(
+    plan: &Plan,
+    slots: &mut [Option<ProbeResult>],
+    observations: &[Option<StunObservation>],
+    interrupted: bool,
+) {
+    let stun_indices: Vec<usize> = (0..plan.probes.len())
+        .filter(|&i| matches!(plan.probes[i].job, Job::Stun(_)))
+        .collect();
+    let complete = !interrupted && stun_indices.iter().all(|&i| observations[i].is_some());
+    let context = diagnose::stun::PathContext::of(observations.iter().flatten(), complete);
+    for index in stun_indices {
+        if let (Some(result), Some(observation)) = (slots[index].as_mut(), &observations[index]) {
+            result.findings = diagnose::stun::findings(observation, &context);
+            result.status = ProbeResult::status_from_findings(false, &result.findings);
+        }
     }
 }
 
@@ -81,6 +145,8 @@ pub async fn run(
     let started = Instant::now();
     let started_at = UnixTime::system_now().rfc3339();
     let mut slots: Vec<Option<ProbeResult>> = vec![None; plan.probes.len()];
+    let mut observations: Vec<Option<StunObservation>> = vec![None; plan.probes.len()];
+    let shared = Arc::new(Shared::of(plan));
     let run_deadline = tokio::time::Instant::now() + plan.timeout;
     tokio::pin!(interrupt);
 
@@ -122,10 +188,10 @@ pub async fn run(
         for &index in &group {
             let probe = plan.probes[index].clone();
             let deadline = probe.deadline;
-            let (now, faults) = (plan.now, plan.faults.clone());
+            let shared = shared.clone();
             started_at_by_index.insert(index, Instant::now());
             tasks.spawn(async move {
-                let inner = tokio::spawn(execute(probe, now, faults));
+                let inner = tokio::spawn(execute(probe, shared));
                 let abort = inner.abort_handle();
                 let result = tokio::time::timeout(deadline, inner).await;
                 if result.is_err() {
@@ -175,6 +241,8 @@ pub async fn run(
                             probe.kind, probe.target, probe.deadline.as_secs_f64()
                         )),
                     };
+                    let mut outcome = outcome;
+                    observations[index] = outcome.stun.take();
                     let result = finished(probe, elapsed_ms(started_at_by_index[&index]), outcome);
                     tracing::info!(id = %result.id, status = result.status.as_str(), duration_ms = result.duration_ms, "probe finished");
                     slots[index] = Some(result);
@@ -183,6 +251,7 @@ pub async fn run(
             }
         }
     }
+    judge_paths(plan, &mut slots, &observations, interrupted);
     let report = if interrupted {
         assemble(
             &slots,

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod room;
+pub mod stun;
 
 use preflight_reports::{Finding, Severity};
 

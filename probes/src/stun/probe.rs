@@ -233,17 +233,15 @@ pub async fn attempt(
         credential: settings.credential.clone(),
     };
     let (result, ignored) = match transport {
-        Transport::Udp => {
-            match Exchange::new(random_transaction_id(), &options, settings.udp) {
-                Ok(exchange) => from_udp(binding_udp(address, exchange).await),
-                Err(error) => (
-                    PathResult::NoRoute {
-                        reason: error.to_string(),
-                    },
-                    IgnoredCounts::default(),
-                ),
-            }
-        }
+        Transport::Udp => match Exchange::new(random_transaction_id(), &options, settings.udp) {
+            Ok(exchange) => from_udp(binding_udp(address, exchange).await),
+            Err(error) => (
+                PathResult::NoRoute {
+                    reason: error.to_string(),
+                },
+                IgnoredCounts::default(),
+            ),
+        },
         Transport::Tcp => tcp(address, &options, settings).await,
     };
     FamilyObservation {

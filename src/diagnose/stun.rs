@@ -1,0 +1,505 @@
+//! STUN rules: what a STUN server's answers (or their absence) mean for TRTC's media paths.
+//!
+//! A path's verdict depends on the others (DESIGN.md, "What TRTC's paths are"): UDP blocked
+//! while TCP or TLS still carries STUN is a warning (media relays over TCP 443, with more
+//! latency); 16387 is for no media path at all. So each probe is judged against a
+//! [`PathContext`] built from every STUN probe of the run.
+//!
+//! | observation | finding |
+//! |---|---|
+//! | every family answered | pass (the mapped address and NAT in the metrics) |
+//! | some family answered, another failed | warning naming the failing family |
+//! | no family answered, another probe's path carried STUN | warning naming host, port and transport to open |
+//! | no family answered and no path anywhere carried STUN | 16387 ICE_TRANSPORT_ERROR, `RtcError: no valid ice candidate found` |
+//! | the same before every probe finished (an interrupted run) | warning: not compared with the other paths |
+//! | the name did not resolve | as "no family answered", with the resolver's words |
+//! | a STUN error response | warning: the path carries STUN, the server refused the request |
+
+use preflight_probes::stun::probe::{FamilyObservation, Observation, PathResult, Transport};
+use preflight_reports::{Finding, Severity};
+use serde_json::{json, Map, Value};
+
+use super::{note, sdk_error};
+use crate::catalog::sdk;
+
+/// The message string for "no media path".
+pub const NO_CANDIDATE: &str = "RtcError: no valid ice candidate found";
+
+/// What the run as a whole knows about TRTC's media paths.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PathContext {
+    /// Every network probe finished: "no path at all" can be concluded.
+    pub complete: bool,
+    /// Some UDP path carried a STUN answer.
+    pub udp_answered: bool,
+    /// Some TCP (or TLS) path carried a STUN answer.
+    pub stream_answered: bool,
+}
+
+impl PathContext {
+    /// The context of a set of STUN observations.
+    pub fn of<'a>(
+        observations: impl IntoIterator<Item = &'a Observation>,
+        complete: bool,
+    ) -> PathContext {
+        let mut context = PathContext {
+            complete,
+            ..PathContext::default()
+        };
+        for observation in observations {
+            let answered = observation
+                .families
+                .iter()
+                .any(|family| family.result.answered());
+            match observation.target.transport {
+                Transport::Udp => context.udp_answered |= answered,
+                Transport::Tcp => context.stream_answered |= answered,
+            }
+        }
+        context
+    }
+
+    fn any_path(&self) -> bool {
+        self.udp_answered || self.stream_answered
+    }
+}
+
+/// The target as the report shows it: `host:port/udp`.
+pub fn target_text(observation: &Observation) -> String {
+    let target = &observation.target;
+    format!(
+        "{}:{}/{}",
+        target.host,
+        target.port,
+        target.transport.as_str()
+    )
+}
+
+/// Findings of one STUN probe, judged in `context`.
+pub fn findings(observation: &Observation, context: &PathContext) -> Vec<Finding> {
+    let target = target_text(observation);
+    let failures: Vec<String> = match &observation.resolution {
+        Err(error) => vec![format!("{error}.")],
+        Ok(_) => observation
+            .families
+            .iter()
+            .filter(|family| !family.result.answered())
+            .map(|family| family_evidence(&target, family))
+            .collect(),
+    };
+    let answered = observation
+        .families
+        .iter()
+        .filter(|family| family.result.answered())
+        .count();
+    if failures.is_empty() {
+        return Vec::new();
+    }
+    let evidence = failures.join(" ");
+    let transport = observation.target.transport;
+    let open = open_rule(observation);
+    if answered > 0 {
+        return vec![note(
+            Severity::Warning,
+            "One address family reaches this STUN server and another does not: calls work, but a browser that prefers the failing family waits for it first.",
+            evidence,
+            format!("{open} for the failing family too, or fix its route (a broken IPv6 is common)."),
+        )];
+    }
+    let refused = observation
+        .families
+        .iter()
+        .any(|family| matches!(family.result, PathResult::ErrorResponse { .. }));
+    if refused {
+        return vec![note(
+            Severity::Warning,
+            "The path carries STUN, but the server refused the binding request.",
+            evidence,
+            format!(
+                "Check the configuration of the STUN server at {}:{} (a `serve` started with a token wants the same TRTC_PREFLIGHT_TOKEN here).",
+                observation.target.host, observation.target.port
+            ),
+        )];
+    }
+    if !context.complete {
+        return vec![note(
+            Severity::Warning,
+            "No answer on this path; the run ended before it could be compared with the other paths.",
+            evidence,
+            format!("{open}, and run the check to the end to know whether media has another path."),
+        )];
+    }
+    if context.any_path() {
+        let (description, fix) = match transport {
+            Transport::Udp => (
+                "UDP to this server is blocked, but a TCP path answered: TRTC can relay media over TCP/TLS 443, with more latency and less resilience to loss.",
+                format!("{open} for direct UDP media (TRTC Web uses UDP 8000, 8080, 8800, 843, 443 and 16285)."),
+            ),
+            Transport::Tcp => (
+                "TCP to this server is blocked, but UDP answered: calls work over UDP, with no TCP fallback should UDP fail.",
+                format!("{open} so that media can fall back to TCP/TLS 443."),
+            ),
+        };
+        return vec![note(Severity::Warning, description, evidence, fix)];
+    }
+    vec![sdk_error(
+        sdk::ICE_TRANSPORT_ERROR,
+        Some(NO_CANDIDATE),
+        None,
+        evidence,
+        format!(
+            "No STUN server answered over any path, so no media candidate can be gathered. {open}; at the very least allow outbound TCP 443 (TLS) so that media can relay."
+        ),
+    )]
+}
+
+/// "Allow outbound UDP 3478 to stun.example.com (127.0.0.1)".
+fn open_rule(observation: &Observation) -> String {
+    let target = &observation.target;
+    let addresses: Vec<String> = observation
+        .families
+        .iter()
+        .map(|family| family.address.ip().to_string())
+        .collect();
+    let at = if addresses.is_empty() || addresses.contains(&target.host) {
+        target.host.clone()
+    } else {
+        format!("{} ({})", target.host, addresses.join(", "))
+    };
+    format!(
+        "Allow outbound {} {} to {at}",
+        target.transport.as_str().to_uppercase(),
+        target.port
+    )
+}
+
+fn family_evidence(target: &str, family: &FamilyObservation) -> String {
+    let udp = target.ends_with("/udp");
+    let via = family.egress.as_ref().map_or(String::new(), |egress| {
+        let interface = egress
+            .interface
+            .as_deref()
+            .unwrap_or("an unknown interface");
+        let tunnel = if egress.tunnel {
+            ", a tunnel (VPN)"
+        } else {
+            ""
+        };
+        format!(" (from {} via {interface}{tunnel})", egress.source)
+    });
+    // "stun.lab:3478/udp at 127.0.0.1:3478", or just the target when it is an address already.
+    let host = target.rsplit_once('/').map_or(target, |(host, _)| host);
+    let address = family.address.to_string();
+    let at = if host == address {
+        format!(
+            "{target} over {}{via}",
+            family.family.as_str().replace("ip", "IP")
+        )
+    } else {
+        format!(
+            "{target} at {address} over {}{via}",
+            family.family.as_str().replace("ip", "IP")
+        )
+    };
+    let ignored = family.ignored.before_end();
+    match &family.result {
+        PathResult::Answered { .. } => format!("{at}: answered."),
+        PathResult::ErrorResponse { code, reason } => format!("{at}: STUN error response {code} {reason:?}."),
+        PathResult::Rejected { after } if udp => format!(
+            "{at}: rejected with ICMP port unreachable after {} ms: nothing listens on that port, or a firewall rejects.",
+            after.as_millis()
+        ),
+        PathResult::Rejected { after } => {
+            format!("{at}: connection refused after {} ms: nothing listens, or a firewall resets.", after.as_millis())
+        }
+        PathResult::Silent { attempts, waited } if udp => format!(
+            "{at}: no answer to {attempts} binding requests in {} ms: the datagrams or the answers are dropped.",
+            waited.as_millis()
+        ),
+        PathResult::Silent { waited, .. } => {
+            format!("{at}: the TCP connection did not open in {} ms: dropped by a firewall.", waited.as_millis())
+        }
+        PathResult::AcceptedButSilent { waited } => format!(
+            "{at}: the TCP connection opened, then no STUN answer in {} ms: something accepts connections and blocks their payload (a proxy, or a firewall that inspects).",
+            waited.as_millis()
+        ),
+        PathResult::ClosedBeforeAnswer { reset } => format!(
+            "{at}: the connection was {} before any answer: something in the way refuses the payload.",
+            if *reset { "reset" } else { "closed" }
+        ),
+        PathResult::Garbage { waited } => format!(
+            "{at}: {ignored} replies in {} ms, none a valid STUN answer (not STUN, wrong transaction, bad fingerprint or truncated): something other than a STUN server answers there.",
+            waited.as_millis()
+        ),
+        PathResult::NoRoute { reason } => format!("{at}: this machine cannot send there ({reason})."),
+    }
+}
+
+/// The `metrics` object of a STUN probe.
+pub fn metrics(observation: &Observation) -> Map<String, Value> {
+    let families: Vec<Value> = observation.families.iter().map(family_metrics).collect();
+    let first_answer = observation
+        .families
+        .iter()
+        .find_map(|family| match family.result {
+            PathResult::Answered { rtt, .. } => Some(rtt),
+            _ => None,
+        });
+    let attempts: u32 = observation
+        .families
+        .iter()
+        .map(|family| attempts_of(&family.result))
+        .sum();
+    let (addresses, resolve) = match &observation.resolution {
+        Ok(resolved) => (
+            resolved
+                .all()
+                .map(|address| address.to_string())
+                .collect::<Vec<_>>(),
+            json!({"source": format!("{:?}", resolved.source).to_lowercase(), "ms": millis(resolved.took), "error": null}),
+        ),
+        Err(error) => (
+            Vec::new(),
+            json!({"source": null, "ms": null, "error": error.to_string()}),
+        ),
+    };
+    let mut map = Map::new();
+    map.insert(
+        "transport".into(),
+        json!(observation.target.transport.as_str()),
+    );
+    map.insert("attempts".into(), json!(attempts));
+    map.insert("rtt_ms".into(), json!(first_answer.map(millis)));
+    map.insert("addresses".into(), json!(addresses));
+    map.insert("resolve".into(), resolve);
+    map.insert("families".into(), Value::Array(families));
+    map
+}
+
+fn millis(duration: std::time::Duration) -> f64 {
+    (duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
+}
+
+fn attempts_of(result: &PathResult) -> u32 {
+    match result {
+        PathResult::Answered { attempts, .. } | PathResult::Silent { attempts, .. } => *attempts,
+        PathResult::NoRoute { .. } => 0,
+        _ => 1,
+    }
+}
+
+fn family_metrics(family: &FamilyObservation) -> Value {
+    let (result, rtt, mapped, local, waited) = match &family.result {
+        PathResult::Answered {
+            rtt, mapped, local, ..
+        } => ("answered", Some(millis(*rtt)), Some(*mapped), *local, None),
+        PathResult::ErrorResponse { .. } => ("error_response", None, None, None, None),
+        PathResult::Rejected { after } => ("rejected", None, None, None, Some(millis(*after))),
+        PathResult::Silent { waited, .. } => ("silent", None, None, None, Some(millis(*waited))),
+        PathResult::AcceptedButSilent { waited } => (
+            "accepted_but_silent",
+            None,
+            None,
+            None,
+            Some(millis(*waited)),
+        ),
+        PathResult::ClosedBeforeAnswer { .. } => ("closed", None, None, None, None),
+        PathResult::Garbage { waited } => ("garbage", None, None, None, Some(millis(*waited))),
+        PathResult::NoRoute { .. } => ("no_route", None, None, None, None),
+    };
+    let nat = match (mapped, local) {
+        (Some(mapped), Some(local)) => Some(mapped != local),
+        _ => None,
+    };
+    json!({
+        "family": family.family.as_str(),
+        "address": family.address.to_string(),
+        "result": result,
+        "rtt_ms": rtt,
+        "attempts": attempts_of(&family.result),
+        "waited_ms": waited,
+        "mapped": mapped.map(|address| address.to_string()),
+        "local": local.map(|address| address.to_string()),
+        "nat": nat,
+        "interface": family.egress.as_ref().and_then(|egress| egress.interface.clone()),
+        "source": family.egress.as_ref().map(|egress| egress.source.to_string()),
+        "mtu": family.egress.as_ref().and_then(|egress| egress.mtu),
+        "tunnel": family.egress.as_ref().map(|egress| egress.tunnel),
+        "ignored": family.ignored.before_end(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use preflight_probes::resolve::{Resolved, Source};
+    use preflight_probes::stun::engine::IgnoredCounts;
+    use preflight_probes::stun::probe::{Family, Target};
+    use std::time::Duration;
+
+    fn observation(transport: Transport, results: &[PathResult]) -> Observation {
+        let families = results
+            .iter()
+            .enumerate()
+            .map(|(index, result)| FamilyObservation {
+                family: if index == 0 { Family::V4 } else { Family::V6 },
+                address: if index == 0 {
+                    "127.0.0.1:3478".parse().unwrap()
+                } else {
+                    "[::1]:3478".parse().unwrap()
+                },
+                egress: None,
+                result: result.clone(),
+                ignored: IgnoredCounts::default(),
+            })
+            .collect();
+        Observation {
+            target: Target {
+                host: "stun.lab".into(),
+                port: 3478,
+                transport,
+            },
+            resolution: Ok(Resolved {
+                v4: vec![],
+                v6: vec![],
+                source: Source::Override,
+                took: Duration::ZERO,
+            }),
+            families,
+        }
+    }
+
+    fn answered() -> PathResult {
+        PathResult::Answered {
+            rtt: Duration::from_millis(3),
+            attempts: 1,
+            mapped: "127.0.0.1:5000".parse().unwrap(),
+            local: Some("127.0.0.1:5000".parse().unwrap()),
+        }
+    }
+
+    fn silent() -> PathResult {
+        PathResult::Silent {
+            attempts: 4,
+            waited: Duration::from_millis(1500),
+        }
+    }
+
+    /// (transport, family results, context: udp answered, stream answered, complete) -> (severity, code)
+    type Case = (
+        Transport,
+        Vec<PathResult>,
+        (bool, bool, bool),
+        Option<(Severity, Option<u32>)>,
+    );
+
+    #[test]
+    fn every_row_of_the_table() {
+        let cases: Vec<Case> = vec![
+            (Transport::Udp, vec![answered()], (true, false, true), None),
+            (
+                Transport::Udp,
+                vec![answered(), silent()],
+                (true, false, true),
+                Some((Severity::Warning, None)),
+            ),
+            (
+                Transport::Udp,
+                vec![silent()],
+                (false, true, true),
+                Some((Severity::Warning, None)),
+            ),
+            (
+                Transport::Tcp,
+                vec![PathResult::AcceptedButSilent {
+                    waited: Duration::from_secs(1),
+                }],
+                (true, false, true),
+                Some((Severity::Warning, None)),
+            ),
+            (
+                Transport::Udp,
+                vec![silent()],
+                (false, false, true),
+                Some((Severity::Error, Some(16387))),
+            ),
+            (
+                Transport::Udp,
+                vec![PathResult::Rejected {
+                    after: Duration::ZERO,
+                }],
+                (false, false, true),
+                Some((Severity::Error, Some(16387))),
+            ),
+            (
+                Transport::Udp,
+                vec![silent()],
+                (false, false, false),
+                Some((Severity::Warning, None)),
+            ),
+            (
+                Transport::Udp,
+                vec![PathResult::ErrorResponse {
+                    code: 401,
+                    reason: "Unauthorized".into(),
+                }],
+                (false, false, true),
+                Some((Severity::Warning, None)),
+            ),
+        ];
+        for (transport, results, (udp_answered, stream_answered, complete), expected) in cases {
+            let observation = observation(transport, &results);
+            let context = PathContext {
+                complete,
+                udp_answered,
+                stream_answered,
+            };
+            let findings = findings(&observation, &context);
+            let got = findings
+                .first()
+                .map(|finding| (finding.severity, finding.code));
+            assert_eq!(
+                got, expected,
+                "{transport:?} {results:?} {context:?}: {findings:#?}"
+            );
+            assert!(findings.len() <= 1);
+            if let Some(finding) = findings.first() {
+                assert!(
+                    finding.fix.contains("3478") && finding.fix.contains("stun.lab"),
+                    "{}",
+                    finding.fix
+                );
+                if finding.code == Some(16387) {
+                    assert_eq!(finding.message.as_deref(), Some(NO_CANDIDATE));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn context_of_observations() {
+        let udp = observation(Transport::Udp, &[silent()]);
+        let tcp = observation(Transport::Tcp, &[answered()]);
+        let context = PathContext::of([&udp, &tcp], true);
+        assert_eq!(
+            context,
+            PathContext {
+                complete: true,
+                udp_answered: false,
+                stream_answered: true
+            }
+        );
+    }
+
+    #[test]
+    fn metrics_say_what_was_seen() {
+        let observation = observation(Transport::Udp, &[answered(), silent()]);
+        let metrics = metrics(&observation);
+        assert_eq!(metrics["rtt_ms"], json!(3.0));
+        assert_eq!(metrics["attempts"], json!(5));
+        assert_eq!(metrics["families"][0]["result"], "answered");
+        assert_eq!(metrics["families"][0]["nat"], false);
+        assert_eq!(metrics["families"][1]["result"], "silent");
+        assert_eq!(metrics["families"][1]["waited_ms"], json!(1500.0));
+    }
+}

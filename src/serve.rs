@@ -1,0 +1,214 @@
+//! `serve`: the test endpoints for the far side of a firewall. For now a STUN responder on any
+//! list of UDP and TCP ports, safe on a public address (only well-formed binding requests get
+//! an answer of fixed size; per-source rate limits, which `TRTC_PREFLIGHT_TOKEN` holders skip).
+//!
+//! Each listener prints one line, `stun/udp 0.0.0.0:3478`, then `ready`; Ctrl-C stops them all
+//! and prints what was answered and dropped.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use clap::Args;
+use preflight_probes::responder::{self, RateLimit, Responder, ResponderConfig, TcpConfig};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::watch;
+
+use crate::config::{self, Env, ENV_TOKEN};
+
+/// `serve` options.
+#[derive(Debug, Default, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (repeatable); default `::` (every IPv6 and IPv4 address), or
+    /// `0.0.0.0` where IPv6 is off.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Vec<String>,
+    /// UDP ports to answer STUN on (comma-separated, ranges allowed; 0 picks a free port).
+    #[arg(long, value_name = "LIST")]
+    pub stun_udp: Option<String>,
+    /// TCP ports to answer STUN on.
+    #[arg(long, value_name = "LIST")]
+    pub stun_tcp: Option<String>,
+    /// Requests per second answered for one source address without the token.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub rate: u32,
+    /// Requests answered back to back for a source that was quiet.
+    #[arg(long, value_name = "N", default_value_t = 40)]
+    pub burst: u32,
+}
+
+/// Runs `serve` until Ctrl-C; returns the exit status.
+pub fn run(args: &ServeArgs) -> i32 {
+    let env = Env::from_process();
+    let listen: Vec<IpAddr> = match parse_listen(&args.listen) {
+        Ok(listen) => listen,
+        Err(error) => return usage(&error),
+    };
+    let ports = |flag: &str, text: &Option<String>, default: &[u16]| -> Result<Vec<u16>, String> {
+        match text {
+            Some(text) => config::parse_port_list(text, true)
+                .map_err(|error| format!("{flag} {text}: {error}")),
+            None => Ok(default.to_vec()),
+        }
+    };
+    let defaults: &[u16] = if args.stun_udp.is_none() && args.stun_tcp.is_none() {
+        &[3478]
+    } else {
+        &[]
+    };
+    let (udp, tcp) = match (
+        ports("--stun-udp", &args.stun_udp, defaults),
+        ports("--stun-tcp", &args.stun_tcp, defaults),
+    ) {
+        (Ok(udp), Ok(tcp)) => (udp, tcp),
+        (Err(error), _) | (_, Err(error)) => return usage(&error),
+    };
+    if args.rate == 0 || args.burst == 0 {
+        return usage("--rate and --burst must be at least 1");
+    }
+    let config = ResponderConfig {
+        token: env
+            .get(ENV_TOKEN)
+            .filter(|token| !token.trim().is_empty())
+            .map(|token| token.trim().to_string()),
+        rate_limit: Some(RateLimit {
+            per_second: args.rate,
+            burst: args.burst,
+        }),
+        ..ResponderConfig::default()
+    };
+    let token_note = if config.token.is_some() {
+        "on (from TRTC_PREFLIGHT_TOKEN)"
+    } else {
+        "off"
+    };
+    let responder = match Responder::new(config) {
+        Ok(responder) => Arc::new(Mutex::new(responder)),
+        Err(error) => return usage(&error.to_string()),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return crate::app::EXIT_TOOL;
+        }
+    };
+    runtime.block_on(async move {
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = tokio::task::JoinSet::new();
+        for &address in &listen {
+            for &port in &udp {
+                let socket = match bind_udp(SocketAddr::new(address, port)).await {
+                    Ok(socket) => socket,
+                    Err(error) => return usage(&error),
+                };
+                println!(
+                    "stun/udp {}",
+                    socket.local_addr().map_or(String::new(), |a| a.to_string())
+                );
+                let (responder, mut stopped) = (responder.clone(), stopped.clone());
+                tasks.spawn(async move {
+                    let shutdown = async move {
+                        let _ = stopped.changed().await;
+                    };
+                    if let Err(error) = responder::serve_udp(socket, responder, shutdown).await {
+                        eprintln!("error: {error}");
+                    }
+                });
+            }
+            for &port in &tcp {
+                let listener = match bind_tcp(SocketAddr::new(address, port)).await {
+                    Ok(listener) => listener,
+                    Err(error) => return usage(&error),
+                };
+                println!(
+                    "stun/tcp {}",
+                    listener
+                        .local_addr()
+                        .map_or(String::new(), |a| a.to_string())
+                );
+                let (responder, mut stopped) = (responder.clone(), stopped.clone());
+                tasks.spawn(async move {
+                    let shutdown = async move {
+                        let _ = stopped.changed().await;
+                    };
+                    let _ =
+                        responder::serve_tcp(listener, responder, TcpConfig::default(), shutdown)
+                            .await;
+                });
+            }
+        }
+        println!(
+            "ready (rate limit {} per second per source, burst {}; token {token_note})",
+            args.rate, args.burst
+        );
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = stop.send(true);
+        while tasks.join_next().await.is_some() {}
+        let counters = responder.lock().map(|responder| responder.counters()).ok();
+        if let Some(counters) = counters {
+            eprintln!(
+                "stopped: {} answered ({} with the token), {} dropped",
+                counters.answered,
+                counters.answered_authenticated,
+                counters.dropped()
+            );
+        }
+        crate::app::EXIT_OK
+    })
+}
+
+fn usage(message: &str) -> i32 {
+    eprintln!("error: {message}");
+    crate::app::EXIT_USAGE
+}
+
+fn parse_listen(values: &[String]) -> Result<Vec<IpAddr>, String> {
+    if values.is_empty() {
+        // `::` takes IPv4 too where the OS allows dual-stack sockets; else fall back to IPv4.
+        let dual = std::net::UdpSocket::bind("[::]:0").is_ok();
+        return Ok(vec![if dual {
+            IpAddr::from([0u16; 8])
+        } else {
+            IpAddr::from([0, 0, 0, 0])
+        }]);
+    }
+    values
+        .iter()
+        .map(|value| {
+            value
+                .trim_matches(['[', ']'])
+                .parse::<IpAddr>()
+                .map_err(|_| format!("--listen {value}: not an IPv4 or IPv6 address"))
+        })
+        .collect()
+}
+
+fn bind_error(protocol: &str, address: SocketAddr, error: std::io::Error) -> String {
+    let hint = match error.kind() {
+        std::io::ErrorKind::PermissionDenied if address.port() < 1024 => {
+            " Ports below 1024 (such as TRTC's 443 and 843) need privileges: run as root, or grant the binary CAP_NET_BIND_SERVICE (setcap cap_net_bind_service=+ep \"$(command -v trtc-preflight)\")."
+                .to_string()
+        }
+        std::io::ErrorKind::AddrInUse => " Another program uses that port; stop it or choose another port.".to_string(),
+        std::io::ErrorKind::AddrNotAvailable => " That address is not on this machine.".to_string(),
+        _ => String::new(),
+    };
+    format!("cannot listen on {protocol} {address}: {error}.{hint}")
+}
+
+async fn bind_udp(address: SocketAddr) -> Result<UdpSocket, String> {
+    UdpSocket::bind(address)
+        .await
+        .map_err(|error| bind_error("UDP", address, error))
+}
+
+async fn bind_tcp(address: SocketAddr) -> Result<TcpListener, String> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|error| bind_error("TCP", address, error))
+}
