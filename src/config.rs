@@ -42,8 +42,9 @@ const OFFLINE_DEADLINE: Duration = Duration::from_secs(5);
 const NETWORK_DEADLINE: Duration = Duration::from_secs(10);
 /// TRTC Web's direct media ports over UDP.
 pub const TRTC_UDP_PORTS: [u16; 6] = [8000, 8080, 8800, 843, 443, 16285];
-/// TRTC Web's TCP port for relayed media and signaling.
-pub const TRTC_TCP_PORTS: [u16; 1] = [443];
+/// TRTC Web's TCP ports: 443 for relayed media and signaling, 8687 for the signaling of SDKs
+/// before 4.12.
+pub const TRTC_TCP_PORTS: [u16; 2] = [443, 8687];
 
 /// A configuration error: exit status 2.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -463,13 +464,18 @@ pub fn build_plan(args: &CheckArgs, env: &Env) -> Result<Plan, ConfigError> {
     let ports_host = network.ports_host.clone();
     let ports = ports_host
         .iter()
-        .map(|host| {
-            unavailable(
-                Kind::Ports,
-                format!("ports/{host}"),
-                host.clone(),
-                NETWORK_DEADLINE,
-            )
+        .map(|host| PlannedProbe {
+            id: format!("ports/{host}"),
+            kind: Kind::Ports,
+            target: host.clone(),
+            phase: Phase::Quick,
+            // Silent ports wait at most a few seconds each, and run concurrently.
+            deadline: NETWORK_DEADLINE + Duration::from_secs(20),
+            job: Job::Ports(preflight_probes::ports::Spec {
+                host: host.clone(),
+                udp: network.udp_ports.clone(),
+                tcp: network.tcp_ports.clone(),
+            }),
         })
         .collect();
     plan_kind(
@@ -1066,7 +1072,8 @@ pub fn parse_port_list(text: &str, allow_zero: bool) -> Result<Vec<u16>, String>
         return Err("no ports given".into());
     }
     let mut seen = BTreeSet::new();
-    ports.retain(|port| seen.insert(*port));
+    // Port 0 ("any free port") may be asked for several times.
+    ports.retain(|port| *port == 0 || seen.insert(*port));
     Ok(ports)
 }
 

@@ -66,6 +66,8 @@ pub enum Job {
     Room(RoomParams),
     /// A STUN server over UDP or TCP.
     Stun(preflight_probes::stun::probe::Target),
+    /// The port matrix of a host.
+    Ports(preflight_probes::ports::Spec),
     /// A configured probe whose engine this build does not have yet.
     Unavailable,
 }
@@ -285,6 +287,19 @@ fn job_details(job: &Job) -> Vec<String> {
             }
         )],
         Job::Stun(_) => vec![],
+        Job::Ports(spec) => vec![format!(
+            "UDP {}; TCP {}",
+            spec.udp
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+            spec.tcp
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        )],
         Job::Unavailable => vec![
             "this build has no engine for this kind yet: it will be reported as skipped".into(),
         ],

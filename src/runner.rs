@@ -32,8 +32,47 @@ pub struct Outcome {
     pub findings: Vec<Finding>,
     /// The probe did not run (its findings say why).
     pub skipped: bool,
-    /// What a STUN probe saw, kept for judging every path together at the end.
-    pub stun: Option<StunObservation>,
+    /// What a path probe saw, kept for judging every path together at the end.
+    pub path: Option<PathObservation>,
+}
+
+/// What a probe of TRTC's media paths saw.
+#[derive(Clone, Debug)]
+pub enum PathObservation {
+    /// One STUN server.
+    Stun(StunObservation),
+    /// A port matrix.
+    Ports(preflight_probes::ports::Observation),
+}
+
+impl PathObservation {
+    fn findings(&self, context: &diagnose::stun::PathContext) -> Vec<Finding> {
+        match self {
+            PathObservation::Stun(observation) => diagnose::stun::findings(observation, context),
+            PathObservation::Ports(observation) => diagnose::ports::findings(observation, context),
+        }
+    }
+}
+
+/// What every path observation of a run says about the paths, together.
+fn path_context<'a>(
+    observations: impl IntoIterator<Item = &'a PathObservation>,
+    complete: bool,
+) -> diagnose::stun::PathContext {
+    let observations: Vec<&PathObservation> = observations.into_iter().collect();
+    let stun = observations
+        .iter()
+        .filter_map(|observation| match observation {
+            PathObservation::Stun(observation) => Some(observation),
+            PathObservation::Ports(_) => None,
+        });
+    let mut context = diagnose::stun::PathContext::of(stun, complete);
+    for observation in &observations {
+        if let PathObservation::Ports(ports) = observation {
+            context.include_ports(ports);
+        }
+    }
+    context
 }
 
 /// How a run ended.
@@ -90,15 +129,12 @@ async fn execute(probe: PlannedProbe, shared: Arc<Shared>) -> Outcome {
             Outcome { metrics: preflight_reports::metrics::to_object(&metrics), findings, ..Outcome::default() }
         }
         Job::Stun(target) => {
-            let observation = stun_probe::probe(target, &shared.stun).await;
-            // Judged alone for now; `judge_paths` judges it again beside the others at the end.
-            let context = diagnose::stun::PathContext::of([&observation], false);
-            Outcome {
-                metrics: diagnose::stun::metrics(&observation),
-                findings: diagnose::stun::findings(&observation, &context),
-                stun: Some(observation),
-                ..Outcome::default()
-            }
+            let observation = PathObservation::Stun(stun_probe::probe(target, &shared.stun).await);
+            path_outcome(observation)
+        }
+        Job::Ports(spec) => {
+            let observation = PathObservation::Ports(preflight_probes::ports::probe(spec, &shared.stun).await);
+            path_outcome(observation)
         }
         Job::Unavailable => Outcome {
             findings: vec![diagnose::note(
@@ -113,22 +149,38 @@ async fn execute(probe: PlannedProbe, shared: Arc<Shared>) -> Outcome {
     }
 }
 
-/// Judges every STUN probe again beside the others: whether a failed path is a warning (another
+/// A path probe's outcome, judged alone for now; `judge_paths` judges it again beside the
+/// others at the end.
+fn path_outcome(observation: PathObservation) -> Outcome {
+    let context = path_context([&observation], false);
+    let metrics = match &observation {
+        PathObservation::Stun(observation) => diagnose::stun::metrics(observation),
+        PathObservation::Ports(observation) => diagnose::ports::metrics(observation),
+    };
+    Outcome {
+        metrics,
+        findings: observation.findings(&context),
+        path: Some(observation),
+        ..Outcome::default()
+    }
+}
+
+/// Judges every path probe again beside the others: whether a failed path is a warning (another
 /// path carries media) or `16387` (none does) is known only once every path was tried.
 fn judge_paths(
     plan: &Plan,
     slots: &mut [Option<ProbeResult>],
-    observations: &[Option<StunObservation>],
+    observations: &[Option<PathObservation>],
     interrupted: bool,
 ) {
-    let stun_indices: Vec<usize> = (0..plan.probes.len())
-        .filter(|&i| matches!(plan.probes[i].job, Job::Stun(_)))
+    let paths: Vec<usize> = (0..plan.probes.len())
+        .filter(|&i| matches!(plan.probes[i].job, Job::Stun(_) | Job::Ports(_)))
         .collect();
-    let complete = !interrupted && stun_indices.iter().all(|&i| observations[i].is_some());
-    let context = diagnose::stun::PathContext::of(observations.iter().flatten(), complete);
-    for index in stun_indices {
+    let complete = !interrupted && paths.iter().all(|&i| observations[i].is_some());
+    let context = path_context(observations.iter().flatten(), complete);
+    for index in paths {
         if let (Some(result), Some(observation)) = (slots[index].as_mut(), &observations[index]) {
-            result.findings = diagnose::stun::findings(observation, &context);
+            result.findings = observation.findings(&context);
             result.status = ProbeResult::status_from_findings(false, &result.findings);
         }
     }
@@ -145,7 +197,7 @@ pub async fn run(
     let started = Instant::now();
     let started_at = UnixTime::system_now().rfc3339();
     let mut slots: Vec<Option<ProbeResult>> = vec![None; plan.probes.len()];
-    let mut observations: Vec<Option<StunObservation>> = vec![None; plan.probes.len()];
+    let mut observations: Vec<Option<PathObservation>> = vec![None; plan.probes.len()];
     let shared = Arc::new(Shared::of(plan));
     let run_deadline = tokio::time::Instant::now() + plan.timeout;
     tokio::pin!(interrupt);
@@ -242,7 +294,7 @@ pub async fn run(
                         )),
                     };
                     let mut outcome = outcome;
-                    observations[index] = outcome.stun.take();
+                    observations[index] = outcome.path.take();
                     let result = finished(probe, elapsed_ms(started_at_by_index[&index]), outcome);
                     tracing::info!(id = %result.id, status = result.status.as_str(), duration_ms = result.duration_ms, "probe finished");
                     slots[index] = Some(result);

@@ -1,6 +1,7 @@
 //! Network and device measurements for trtc-preflight: probes return facts and know nothing of
 //! TRTC.
 
+pub mod ports;
 pub mod resolve;
 pub mod responder;
 pub mod route;

@@ -59,6 +59,20 @@ impl PathContext {
         context
     }
 
+    /// Adds what a port matrix saw.
+    pub fn include_ports(&mut self, observation: &preflight_probes::ports::Observation) {
+        for cell in observation
+            .cells
+            .iter()
+            .filter(|cell| cell.result.answered())
+        {
+            match cell.transport {
+                Transport::Udp => self.udp_answered = true,
+                Transport::Tcp => self.stream_answered = true,
+            }
+        }
+    }
+
     fn any_path(&self) -> bool {
         self.udp_answered || self.stream_answered
     }

@@ -234,7 +234,7 @@ pub async fn attempt(
     };
     let (result, ignored) = match transport {
         Transport::Udp => match Exchange::new(random_transaction_id(), &options, settings.udp) {
-            Ok(exchange) => from_udp(binding_udp(address, exchange).await),
+            Ok(exchange) => from_udp_outcome(binding_udp(address, exchange).await),
             Err(error) => (
                 PathResult::NoRoute {
                     reason: error.to_string(),
@@ -253,7 +253,10 @@ pub async fn attempt(
     }
 }
 
-fn from_udp(outcome: Result<super::driver::Outcome, DriverError>) -> (PathResult, IgnoredCounts) {
+/// The path result of a finished UDP exchange (a local failure is `NoRoute`).
+pub fn from_udp_outcome(
+    outcome: Result<super::driver::Outcome, DriverError>,
+) -> (PathResult, IgnoredCounts) {
     match outcome {
         Ok(outcome) => {
             let result = from_event(&outcome.event, &outcome.ignored, outcome.local);

@@ -1,0 +1,179 @@
+//! The `ports` probe (TRTC's path matrix) end to end, against `serve` behind real nftables
+//! firewalls in namespaces of the test's own.
+
+mod lab;
+
+use std::time::{Duration, Instant};
+
+use lab::{findings, json, preflight, probe, validate, Netns, Serve};
+
+/// `serve` with three UDP ports and two TCP ports in a new namespace, behind `rules`.
+fn lab(rules: &str) -> (Netns, Serve, Vec<u16>, Vec<u16>) {
+    let namespace = Netns::new();
+    let serve = Serve::start(
+        Some(&namespace),
+        &[
+            "--listen",
+            "127.0.0.1",
+            "--stun-udp",
+            "0,0,0",
+            "--stun-tcp",
+            "0,0",
+        ],
+    );
+    let (udp, tcp) = (serve.ports("stun/udp"), serve.ports("stun/tcp"));
+    assert_eq!((udp.len(), tcp.len()), (3, 2));
+    let mut rules = rules.to_string();
+    for (index, port) in udp.iter().enumerate() {
+        rules = rules.replace(&format!("UDP{index}"), &port.to_string());
+    }
+    for (index, port) in tcp.iter().enumerate() {
+        rules = rules.replace(&format!("TCP{index}"), &port.to_string());
+    }
+    namespace.nft(&format!("table inet lab {{\n chain input {{ type filter hook input priority 0; policy accept;\n{rules}\n }}\n}}\n"));
+    (namespace, serve, udp, tcp)
+}
+
+fn check(namespace: &Netns, udp: &[u16], tcp: &[u16]) -> (std::process::Output, Duration) {
+    let list = |ports: &[u16]| {
+        ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let started = Instant::now();
+    let output = preflight(Some(namespace))
+        .args([
+            "check",
+            "--only",
+            "ports",
+            "--format",
+            "json",
+            "--ports",
+            "127.0.0.1",
+        ])
+        .args(["--udp-ports", &list(udp), "--tcp-ports", &list(tcp)])
+        .output()
+        .unwrap();
+    (output, started.elapsed())
+}
+
+fn matrix_results(report: &serde_json::Value) -> Vec<(String, u64, String)> {
+    probe(report, "ports/127.0.0.1")["metrics"]["matrix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|cell| {
+            (
+                cell["protocol"].as_str().unwrap().to_string(),
+                cell["port"].as_u64().unwrap(),
+                cell["result"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_port_open_passes_fast() {
+    let (namespace, _serve, udp, tcp) = lab("");
+    let (output, elapsed) = check(&namespace, &udp, &tcp);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let report = json(&output);
+    validate(&report);
+    assert!(
+        matrix_results(&report)
+            .iter()
+            .all(|(_, _, result)| result == "open"),
+        "{report:#}"
+    );
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+}
+
+#[test]
+fn some_udp_dropped_is_a_warning_naming_each_port() {
+    let (namespace, _serve, udp, tcp) = lab("udp dport UDP1 drop\n udp dport UDP2 reject");
+    let (output, elapsed) = check(&namespace, &udp, &tcp);
+    assert_eq!(output.status.code(), Some(0));
+    let report = json(&output);
+    validate(&report);
+    let ports = probe(&report, "ports/127.0.0.1");
+    assert_eq!(
+        findings(ports),
+        [("warning".to_string(), None)],
+        "{ports:#}"
+    );
+    let fix = ports["findings"][0]["fix"].as_str().unwrap();
+    assert!(
+        fix.contains(&format!("UDP {}, {} to 127.0.0.1", udp[1], udp[2])),
+        "{fix}"
+    );
+    let results = matrix_results(&report);
+    assert_eq!(results[1], ("udp".into(), udp[1] as u64, "silent".into()));
+    assert_eq!(results[2], ("udp".into(), udp[2] as u64, "rejected".into()));
+    // The silent port waited the adaptive floor (1 s), not the whole default schedule.
+    let waited = ports["metrics"]["matrix"][1]["waited_ms"].as_f64().unwrap();
+    assert!((1000.0..1400.0).contains(&waited), "{waited}");
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+}
+
+#[test]
+fn all_udp_dropped_with_tcp_open_relays_over_tcp() {
+    let (namespace, _serve, udp, tcp) = lab("meta l4proto udp drop");
+    let (output, elapsed) = check(&namespace, &udp, &tcp);
+    assert_eq!(output.status.code(), Some(0));
+    let report = json(&output);
+    let ports = probe(&report, "ports/127.0.0.1");
+    assert_eq!(
+        findings(ports),
+        [("warning".to_string(), None)],
+        "{ports:#}"
+    );
+    assert!(ports["findings"][0]["description"]
+        .as_str()
+        .unwrap()
+        .contains("relays the media over TCP/TLS 443"));
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+}
+
+#[test]
+fn everything_dropped_is_16387() {
+    let (namespace, _serve, udp, tcp) = lab("meta l4proto { udp, tcp } drop");
+    let (output, _) = check(&namespace, &udp, &tcp);
+    assert_eq!(output.status.code(), Some(1));
+    let report = json(&output);
+    validate(&report);
+    let ports = probe(&report, "ports/127.0.0.1");
+    assert_eq!(
+        findings(ports),
+        [("error".to_string(), Some(16387))],
+        "{ports:#}"
+    );
+    assert_eq!(
+        ports["findings"][0]["message"],
+        "RtcError: no valid ice candidate found"
+    );
+}
+
+#[test]
+fn tcp_that_accepts_but_blocks_is_not_open() {
+    let (namespace, _serve, udp, tcp) = lab("tcp dport TCP1 meta length > 60 drop");
+    let (output, _) = check(&namespace, &udp, &tcp);
+    let report = json(&output);
+    let results = matrix_results(&report);
+    assert_eq!(
+        results[4],
+        ("tcp".into(), tcp[1] as u64, "accepts_but_blocks".into()),
+        "{results:?}"
+    );
+    let ports = probe(&report, "ports/127.0.0.1");
+    assert!(ports["findings"][0]["evidence"]
+        .as_str()
+        .unwrap()
+        .contains("accepts connections but blocks their payload"));
+}
