@@ -443,6 +443,7 @@ pub fn build_plan(args: &CheckArgs, env: &Env) -> Result<Plan, ConfigError> {
             let transport = match target.transport {
                 "udp" => Some(preflight_probes::stun::probe::Transport::Udp),
                 "tcp" => Some(preflight_probes::stun::probe::Transport::Tcp),
+                "tls" => Some(preflight_probes::stun::probe::Transport::Tls),
                 _ => None,
             };
             let mut probe = unavailable(Kind::Stun, id, target_text, NETWORK_DEADLINE);
@@ -485,13 +486,17 @@ pub fn build_plan(args: &CheckArgs, env: &Env) -> Result<Plan, ConfigError> {
     );
     let mtu = ports_host
         .iter()
-        .map(|host| {
-            unavailable(
-                Kind::Mtu,
-                format!("mtu/{host}"),
-                host.clone(),
-                NETWORK_DEADLINE,
-            )
+        .map(|host| PlannedProbe {
+            id: format!("mtu/{host}"),
+            kind: Kind::Mtu,
+            target: host.clone(),
+            // After the matrix: it measures through a UDP port that answered there.
+            phase: Phase::Heavy,
+            deadline: NETWORK_DEADLINE,
+            job: Job::Mtu {
+                host: host.clone(),
+                port: network.udp_ports.first().copied().unwrap_or(3478),
+            },
         })
         .collect();
     plan_kind(Kind::Mtu, mtu, "pass --ports HOST.");
@@ -927,26 +932,21 @@ fn network(
             (None, Some(loaded)) => loaded.file(&value),
             (None, None) => PathBuf::from(&value),
         };
-        let text = std::fs::read_to_string(&path)
-            .map_err(|error| fail(&origin, format!("cannot read {} ({error})", path.display())))?;
-        if !text.contains("-----BEGIN CERTIFICATE-----") {
-            return Err(fail(
-                &origin,
-                format!("{} holds no PEM certificate", path.display()),
-            ));
-        }
+        let certificates = preflight_probes::tls::load_certificates(&path)
+            .map_err(|error| fail(&origin, error.to_string()))?;
         network.ca = Some(path);
+        network.ca_certificates = certificates;
     }
     if let Some((origin, value)) = single("--pin", &args.pin, &profile.pin, "pin") {
-        let hex = value.strip_prefix("sha256:").unwrap_or("");
-        let hex: String = hex.chars().filter(|c| *c != ':').collect();
-        if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(fail(
+        let pin = preflight_probes::tls::parse_pin(&value).map_err(|error| {
+            fail(
                 &origin,
-                "expected sha256: followed by 64 hex digits (as `serve` prints it)".into(),
-            ));
-        }
-        network.pin = Some(format!("sha256:{}", hex.to_ascii_lowercase()));
+                format!(
+                    "{error}; expected sha256: followed by 64 hex digits (as `serve` prints it)"
+                ),
+            )
+        })?;
+        network.pin = Some(preflight_probes::tls::format_pin(&pin));
     }
     network.insecure = args.insecure || profile.insecure.unwrap_or(false);
     Ok(network)

@@ -68,6 +68,14 @@ pub enum Job {
     Stun(preflight_probes::stun::probe::Target),
     /// The port matrix of a host.
     Ports(preflight_probes::ports::Spec),
+    /// The path MTU to a host, through a UDP port that answered in its matrix.
+    Mtu {
+        /// The host (`--ports`).
+        host: String,
+        /// The UDP port: the first configured one, replaced when the run starts the probe by
+        /// the first that answered in the matrix.
+        port: u16,
+    },
     /// A configured probe whose engine this build does not have yet.
     Unavailable,
 }
@@ -147,6 +155,8 @@ pub struct Network {
     pub token: Option<Secret>,
     /// `--ca`.
     pub ca: Option<PathBuf>,
+    /// The certificates of `--ca`, loaded and checked when the plan is built.
+    pub ca_certificates: Vec<preflight_probes::tls::CertificateDer<'static>>,
     /// `--pin sha256:...`.
     pub pin: Option<String>,
     /// `--insecure`.
@@ -287,6 +297,9 @@ fn job_details(job: &Job) -> Vec<String> {
             }
         )],
         Job::Stun(_) => vec![],
+        Job::Mtu { port, .. } => vec![format!(
+            "through the first UDP port that answers in the matrix (else UDP {port})"
+        )],
         Job::Ports(spec) => vec![format!(
             "UDP {}; TCP {}",
             spec.udp

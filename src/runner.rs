@@ -90,6 +90,7 @@ struct Shared {
     now: UnixTime,
     faults: crate::faults::Faults,
     stun: stun_probe::Settings,
+    mtu: preflight_probes::mtu::Settings,
 }
 
 impl Shared {
@@ -107,8 +108,26 @@ impl Shared {
             faults: plan.faults.clone(),
             stun: stun_probe::Settings {
                 overrides: Overrides::new(plan.network.resolve.iter().cloned()),
-                credential,
+                credential: credential.clone(),
+                trust: preflight_probes::tls::Trust {
+                    ca: plan
+                        .network
+                        .ca
+                        .as_ref()
+                        .map(|_| plan.network.ca_certificates.clone()),
+                    pin: plan
+                        .network
+                        .pin
+                        .as_deref()
+                        .and_then(|pin| preflight_probes::tls::parse_pin(pin).ok()),
+                    insecure: plan.network.insecure,
+                    clock: u64::try_from(plan.now.0).ok(),
+                },
                 ..stun_probe::Settings::default()
+            },
+            mtu: preflight_probes::mtu::Settings {
+                credential,
+                ..preflight_probes::mtu::Settings::default()
             },
         }
     }
@@ -136,6 +155,7 @@ async fn execute(probe: PlannedProbe, shared: Arc<Shared>) -> Outcome {
             let observation = PathObservation::Ports(preflight_probes::ports::probe(spec, &shared.stun).await);
             path_outcome(observation)
         }
+        Job::Mtu { host, port } => mtu(host, *port, &shared).await,
         Job::Unavailable => Outcome {
             findings: vec![diagnose::note(
                 Severity::Info,
@@ -147,6 +167,61 @@ async fn execute(probe: PlannedProbe, shared: Arc<Shared>) -> Outcome {
             ..Outcome::default()
         },
     }
+}
+
+/// The MTU probe: per address family of the host, through UDP `port`.
+async fn mtu(host: &str, port: u16, shared: &Shared) -> Outcome {
+    let resolved = match preflight_probes::resolve::resolve(host, &shared.stun.overrides).await {
+        Ok(resolved) => resolved,
+        Err(error) => {
+            return Outcome {
+                findings: vec![diagnose::note(
+                    Severity::Info,
+                    "The path MTU could not be measured: the host's name did not resolve (the ports probe judges reachability).",
+                    format!("{error}."),
+                    format!("Make {host} resolve, then re-run."),
+                )],
+                ..Outcome::default()
+            }
+        }
+    };
+    let mut findings = Vec::new();
+    let mut families = Vec::new();
+    for address in [resolved.v4.first(), resolved.v6.first()]
+        .into_iter()
+        .flatten()
+    {
+        let observation =
+            preflight_probes::mtu::probe(std::net::SocketAddr::new(*address, port), &shared.mtu)
+                .await;
+        findings.extend(diagnose::mtu::findings(&observation));
+        families.push(serde_json::Value::Object(diagnose::mtu::metrics(
+            &observation,
+        )));
+    }
+    let mut metrics = Map::new();
+    metrics.insert("port".into(), serde_json::json!(port));
+    metrics.insert("families".into(), serde_json::Value::Array(families));
+    Outcome {
+        metrics,
+        findings,
+        ..Outcome::default()
+    }
+}
+
+/// The first UDP port of `host` that answered in a port matrix of this run.
+fn answered_udp_port(observations: &[Option<PathObservation>], host: &str) -> Option<u16> {
+    observations
+        .iter()
+        .flatten()
+        .find_map(|observation| match observation {
+            PathObservation::Ports(ports) if ports.spec.host == host => ports
+                .cells
+                .iter()
+                .find(|cell| cell.transport == stun_probe::Transport::Udp && cell.result.answered())
+                .map(|cell| cell.port),
+            _ => None,
+        })
 }
 
 /// A path probe's outcome, judged alone for now; `judge_paths` judges it again beside the
@@ -178,10 +253,23 @@ fn judge_paths(
         .collect();
     let complete = !interrupted && paths.iter().all(|&i| observations[i].is_some());
     let context = path_context(observations.iter().flatten(), complete);
-    for index in paths {
+    for &index in &paths {
         if let (Some(result), Some(observation)) = (slots[index].as_mut(), &observations[index]) {
             result.findings = observation.findings(&context);
             result.status = ProbeResult::status_from_findings(false, &result.findings);
+        }
+    }
+    let stun: Vec<(usize, &StunObservation)> = paths
+        .iter()
+        .filter_map(|&index| match &observations[index] {
+            Some(PathObservation::Stun(observation)) => Some((index, observation)),
+            _ => None,
+        })
+        .collect();
+    let all: Vec<&StunObservation> = stun.iter().map(|(_, observation)| *observation).collect();
+    if let (Some(note), Some((first, _))) = (diagnose::stun::mapping_note(&all), stun.first()) {
+        if let Some(result) = slots[*first].as_mut() {
+            result.findings.push(note);
         }
     }
 }
@@ -238,7 +326,12 @@ pub async fn run(
         let mut tasks = JoinSet::new();
         let mut started_at_by_index = std::collections::HashMap::new();
         for &index in &group {
-            let probe = plan.probes[index].clone();
+            let mut probe = plan.probes[index].clone();
+            if let Job::Mtu { host, port } = &mut probe.job {
+                if let Some(answered) = answered_udp_port(&observations, host) {
+                    *port = answered;
+                }
+            }
             let deadline = probe.deadline;
             let shared = shared.clone();
             started_at_by_index.insert(index, Instant::now());

@@ -1,15 +1,24 @@
 //! `serve`: the test endpoints for the far side of a firewall. For now a STUN responder on any
-//! list of UDP and TCP ports, safe on a public address (only well-formed binding requests get
-//! an answer of fixed size; per-source rate limits, which `TRTC_PREFLIGHT_TOKEN` holders skip).
+//! list of UDP, TCP and TLS ports, safe on a public address (only well-formed binding requests
+//! get an answer of fixed size; per-source rate limits, which `TRTC_PREFLIGHT_TOKEN` holders
+//! skip).
 //!
-//! Each listener prints one line, `stun/udp 0.0.0.0:3478`, then `ready`; Ctrl-C stops them all
-//! and prints what was answered and dropped.
+//! Each listener prints one line, `stun/udp 0.0.0.0:3478`; with TLS listeners, the certificate's
+//! fingerprint follows as `tls sha256:<hex>` (what clients pass to `--pin`); then `ready`.
+//! Ctrl-C stops them all and prints what was answered and dropped.
+//!
+//! TLS uses `--cert FILE --key FILE` (PEM; the chain leaf first) or, without them, a
+//! self-signed certificate generated at start for `localhost`, the loopback addresses, the
+//! addresses given to `--listen` and this machine's host name. TLS listeners offer ALPN
+//! `stun.turn` (RFC 7443) and serve clients that offer none.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use clap::Args;
 use preflight_probes::responder::{self, RateLimit, Responder, ResponderConfig, TcpConfig};
+use preflight_probes::tls::{self, TlsAcceptor};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
 
@@ -28,6 +37,16 @@ pub struct ServeArgs {
     /// TCP ports to answer STUN on.
     #[arg(long, value_name = "LIST")]
     pub stun_tcp: Option<String>,
+    /// TCP ports to answer STUN over TLS on (TRTC relays media over TLS on 443).
+    #[arg(long, value_name = "LIST")]
+    pub stun_tls: Option<String>,
+    /// TLS certificate chain, PEM, leaf first (default: a self-signed certificate generated at
+    /// start, whose fingerprint is printed for `check --pin`).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// The private key of `--cert`, PEM (PKCS#8, RSA or EC).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
     /// Requests per second answered for one source address without the token.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub rate: u32,
@@ -50,17 +69,27 @@ pub fn run(args: &ServeArgs) -> i32 {
             None => Ok(default.to_vec()),
         }
     };
-    let defaults: &[u16] = if args.stun_udp.is_none() && args.stun_tcp.is_none() {
-        &[3478]
-    } else {
-        &[]
-    };
-    let (udp, tcp) = match (
+    let defaults: &[u16] =
+        if args.stun_udp.is_none() && args.stun_tcp.is_none() && args.stun_tls.is_none() {
+            &[3478]
+        } else {
+            &[]
+        };
+    let (udp, tcp, tls_ports) = match (
         ports("--stun-udp", &args.stun_udp, defaults),
         ports("--stun-tcp", &args.stun_tcp, defaults),
+        ports("--stun-tls", &args.stun_tls, &[]),
     ) {
-        (Ok(udp), Ok(tcp)) => (udp, tcp),
-        (Err(error), _) | (_, Err(error)) => return usage(&error),
+        (Ok(udp), Ok(tcp), Ok(tls)) => (udp, tcp, tls),
+        (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => return usage(&error),
+    };
+    let tls_setup = if tls_ports.is_empty() {
+        None
+    } else {
+        match server_tls(args, &listen) {
+            Ok(tls) => Some(tls),
+            Err(error) => return usage(&error),
+        }
     };
     if args.rate == 0 || args.burst == 0 {
         return usage("--rate and --burst must be at least 1");
@@ -139,6 +168,40 @@ pub fn run(args: &ServeArgs) -> i32 {
                             .await;
                 });
             }
+            let Some((acceptor, _)) = &tls_setup else {
+                continue;
+            };
+            for &port in &tls_ports {
+                let listener = match bind_tcp(SocketAddr::new(address, port)).await {
+                    Ok(listener) => listener,
+                    Err(error) => return usage(&error),
+                };
+                println!(
+                    "stun/tls {}",
+                    listener
+                        .local_addr()
+                        .map_or(String::new(), |a| a.to_string())
+                );
+                let (responder, mut stopped) = (responder.clone(), stopped.clone());
+                let acceptor = acceptor.clone();
+                tasks.spawn(async move {
+                    let shutdown = async move {
+                        let _ = stopped.changed().await;
+                    };
+                    let handshake = move |stream| acceptor.accept(stream);
+                    let _ = responder::serve_tcp_with(
+                        listener,
+                        responder,
+                        TcpConfig::default(),
+                        handshake,
+                        shutdown,
+                    )
+                    .await;
+                });
+            }
+        }
+        if let Some((_, fingerprint)) = &tls_setup {
+            println!("tls {}", tls::format_pin(fingerprint));
         }
         println!(
             "ready (rate limit {} per second per source, burst {}; token {token_note})",
@@ -160,6 +223,72 @@ pub fn run(args: &ServeArgs) -> i32 {
         }
         crate::app::EXIT_OK
     })
+}
+
+/// The TLS acceptor and its certificate's fingerprint: from `--cert`/`--key`, or self-signed.
+fn server_tls(args: &ServeArgs, listen: &[IpAddr]) -> Result<(TlsAcceptor, [u8; 32]), String> {
+    let (chain, key) = match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => {
+            let chain = tls::load_certificates(cert).map_err(|error| format!("--cert {error}"))?;
+            let key = tls::load_private_key(key).map_err(|error| format!("--key {error}"))?;
+            (chain, key)
+        }
+        (None, None) => {
+            let names = certificate_names(listen);
+            let generated = tls::self_signed(&names).map_err(|error| error.to_string())?;
+            eprintln!(
+                "note: TLS uses a self-signed certificate for {}; clients pass --pin {}",
+                names.join(", "),
+                tls::format_pin(&generated.sha256)
+            );
+            (vec![generated.cert], generated.key)
+        }
+        _ => {
+            return Err(
+                "--cert and --key go together: give both, or neither for a self-signed certificate"
+                    .to_string(),
+            )
+        }
+    };
+    let fingerprint = tls::sha256(&chain[0]);
+    let acceptor = tls::acceptor(chain, key, &[tls::ALPN_STUN_TURN]).map_err(|error| {
+        match (&args.cert, &args.key) {
+            (Some(cert), Some(key)) => {
+                format!("--cert {} --key {}: {error}", cert.display(), key.display())
+            }
+            _ => error.to_string(),
+        }
+    })?;
+    Ok((acceptor, fingerprint))
+}
+
+/// Names for a self-signed certificate: `localhost`, the loopback addresses, the specific
+/// `--listen` addresses, and the host name when the OS tells it.
+fn certificate_names(listen: &[IpAddr]) -> Vec<String> {
+    let mut names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok());
+    let candidates = listen
+        .iter()
+        .filter(|address| !address.is_unspecified())
+        .map(|address| address.to_string())
+        .chain(host.map(|host| host.trim().to_string()));
+    for name in candidates {
+        let usable = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+        if usable && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 fn usage(message: &str) -> i32 {

@@ -260,14 +260,14 @@ fn ctrl_c_writes_the_partial_report_and_exits_130() {
 
 #[test]
 fn quick_probes_run_together_and_heavy_ones_after_them_one_at_a_time() {
-    // ports and mtu are quick, quality and throughput heavy (their engines are not in this build:
-    // each is reported as skipped, after the injected delay).
+    // camera and microphone are quick, quality and throughput heavy (their engines are not in
+    // this build: each is reported as skipped, after the injected delay).
     let mut command = Command::new(env!("CARGO_BIN_EXE_trtc-preflight"));
     command
         .args([
             "check",
             "--only",
-            "ports,mtu,quality,throughput",
+            "camera,microphone,quality,throughput",
             "--ports",
             "127.0.0.1",
             "--format",
@@ -276,7 +276,7 @@ fn quick_probes_run_together_and_heavy_ones_after_them_one_at_a_time() {
         .env_clear()
         .env(
             "TRTC_PREFLIGHT_FAULTS",
-            "ports=sleep:1s,mtu=sleep:1s,quality=sleep:600ms,throughput=sleep:600ms",
+            "camera=sleep:1s,microphone=sleep:1s,quality=sleep:600ms,throughput=sleep:600ms",
         );
     let (output, elapsed) = run(command);
     assert_eq!(
@@ -293,7 +293,7 @@ fn quick_probes_run_together_and_heavy_ones_after_them_one_at_a_time() {
         .iter()
         .map(|p| p["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(order, ["ports", "mtu", "quality", "throughput"]);
+    assert_eq!(order, ["camera", "microphone", "quality", "throughput"]);
     // Heavy probes one after the other, after the quick phase: at least 1 s + 0.6 s + 0.6 s.
     assert!(elapsed >= Duration::from_millis(2200), "{elapsed:?}");
     // The quick ones together: one after the other would take at least 3.2 s in all.

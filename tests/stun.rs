@@ -234,3 +234,79 @@ fn tcp_accepted_but_payload_dropped() {
         .unwrap()
         .contains("accepts connections"));
 }
+
+#[test]
+fn behind_a_real_nat_the_mapped_address_is_the_routers() {
+    // client 10.232.1.2 -- 10.232.1.1 router 10.232.2.1 (masquerade) -- 10.232.2.2 server
+    let (client, router, server) = (Netns::new(), Netns::new(), Netns::new());
+    client.link(&router, "10.232.1.2/24", "10.232.1.1/24");
+    let (_, to_server) = {
+        let (router_side, server_side) = router.link(&server, "10.232.2.1/24", "10.232.2.2/24");
+        (server_side, router_side)
+    };
+    client.exec(&["ip", "route", "add", "default", "via", "10.232.1.1"]);
+    server.exec(&["ip", "route", "add", "default", "via", "10.232.2.1"]);
+    router.exec(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    router.nft(&format!(
+        "table ip nat {{\n chain postrouting {{ type nat hook postrouting priority 100; policy accept;\n oifname \"{to_server}\" masquerade\n }}\n}}\n"
+    ));
+    let serve = Serve::start(
+        Some(&server),
+        &[
+            "--listen",
+            "10.232.2.2",
+            "--stun-udp",
+            "0,0",
+            "--stun-tcp",
+            "0",
+        ],
+    );
+    let (udp, tcp) = (serve.port("stun/udp"), serve.port("stun/tcp"));
+    let second = serve.ports("stun/udp")[1];
+    let (output, _) = check(
+        Some(&client),
+        &[
+            format!("10.232.2.2:{udp}"),
+            format!("10.232.2.2:{second}"),
+            format!("tcp:10.232.2.2:{tcp}"),
+        ],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let report = json(&output);
+    validate(&report);
+    for id in [
+        format!("stun/udp/10.232.2.2:{udp}"),
+        format!("stun/tcp/10.232.2.2:{tcp}"),
+    ] {
+        let family = &probe(&report, &id)["metrics"]["families"][0];
+        assert_eq!(family["nat"], true, "{family:#}");
+        assert!(
+            family["mapped"]
+                .as_str()
+                .unwrap()
+                .starts_with("10.232.2.1:"),
+            "{family:#}"
+        );
+        assert!(
+            family["local"].as_str().unwrap().starts_with("10.232.1.2:"),
+            "{family:#}"
+        );
+        // A NAT decides nothing for an SFU: no warning.
+        assert_eq!(probe(&report, &id)["status"], "pass");
+    }
+    let first = probe(&report, &format!("stun/udp/10.232.2.2:{udp}"));
+    let info = &first["findings"][0];
+    assert_eq!(info["severity"], "info", "{first:#}");
+    assert!(
+        info["description"]
+            .as_str()
+            .unwrap()
+            .contains("same public address"),
+        "{info:#}"
+    );
+}

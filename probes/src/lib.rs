@@ -1,8 +1,10 @@
 //! Network and device measurements for trtc-preflight: probes return facts and know nothing of
 //! TRTC.
 
+pub mod mtu;
 pub mod ports;
 pub mod resolve;
 pub mod responder;
 pub mod route;
 pub mod stun;
+pub mod tls;

@@ -58,6 +58,7 @@ fn cell_text(cell: &Cell) -> String {
         PathResult::ClosedBeforeAnswer { .. } => "closed before answering".into(),
         PathResult::Garbage { .. } => "answers with something that is not STUN".into(),
         PathResult::NoRoute { reason } => format!("no route ({reason})"),
+        PathResult::TlsFailed { failure } => format!("TLS handshake failed ({failure})"),
     };
     format!("{protocol} {} {what}", cell.port)
 }
@@ -259,6 +260,7 @@ pub fn metrics(observation: &Observation) -> Map<String, Value> {
                 PathResult::ClosedBeforeAnswer { .. } => ("closed", None, None),
                 PathResult::Garbage { waited } => ("garbage", None, Some(ms(*waited))),
                 PathResult::NoRoute { .. } => ("no_route", None, None),
+                PathResult::TlsFailed { .. } => ("tls_failed", None, None),
             };
             json!({
                 "port": cell.port,

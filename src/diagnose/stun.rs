@@ -18,6 +18,7 @@
 use preflight_probes::stun::probe::{FamilyObservation, Observation, PathResult, Transport};
 use preflight_reports::{Finding, Severity};
 use serde_json::{json, Map, Value};
+use std::net::SocketAddr;
 
 use super::{note, sdk_error};
 use crate::catalog::sdk;
@@ -53,7 +54,7 @@ impl PathContext {
                 .any(|family| family.result.answered());
             match observation.target.transport {
                 Transport::Udp => context.udp_answered |= answered,
-                Transport::Tcp => context.stream_answered |= answered,
+                Transport::Tcp | Transport::Tls => context.stream_answered |= answered,
             }
         }
         context
@@ -68,7 +69,7 @@ impl PathContext {
         {
             match cell.transport {
                 Transport::Udp => self.udp_answered = true,
-                Transport::Tcp => self.stream_answered = true,
+                Transport::Tcp | Transport::Tls => self.stream_answered = true,
             }
         }
     }
@@ -149,7 +150,7 @@ pub fn findings(observation: &Observation, context: &PathContext) -> Vec<Finding
                 "UDP to this server is blocked, but a TCP path answered: TRTC can relay media over TCP/TLS 443, with more latency and less resilience to loss.",
                 format!("{open} for direct UDP media (TRTC Web uses UDP 8000, 8080, 8800, 843, 443 and 16285)."),
             ),
-            Transport::Tcp => (
+            Transport::Tcp | Transport::Tls => (
                 "TCP to this server is blocked, but UDP answered: calls work over UDP, with no TCP fallback should UDP fail.",
                 format!("{open} so that media can fall back to TCP/TLS 443."),
             ),
@@ -180,11 +181,12 @@ fn open_rule(observation: &Observation) -> String {
     } else {
         format!("{} ({})", target.host, addresses.join(", "))
     };
-    format!(
-        "Allow outbound {} {} to {at}",
-        target.transport.as_str().to_uppercase(),
-        target.port
-    )
+    let protocol = match target.transport {
+        Transport::Udp => "UDP",
+        Transport::Tcp => "TCP",
+        Transport::Tls => "TCP (TLS)",
+    };
+    format!("Allow outbound {protocol} {} to {at}", target.port)
 }
 
 fn family_evidence(target: &str, family: &FamilyObservation) -> String {
@@ -246,7 +248,55 @@ fn family_evidence(target: &str, family: &FamilyObservation) -> String {
             waited.as_millis()
         ),
         PathResult::NoRoute { reason } => format!("{at}: this machine cannot send there ({reason})."),
+        PathResult::TlsFailed { failure } => format!("{at}: the TCP connection opened, then the TLS handshake failed: {failure}."),
     }
+}
+
+/// With two or more UDP servers answering over the same family from behind a NAT, whether they
+/// saw the same public address: information, never a warning (TRTC's SFU is reached either way).
+pub fn mapping_note(observations: &[&Observation]) -> Option<Finding> {
+    let mut seen: Vec<(String, SocketAddr)> = Vec::new();
+    for observation in observations
+        .iter()
+        .filter(|o| o.target.transport == Transport::Udp)
+    {
+        for family in &observation.families {
+            if let PathResult::Answered {
+                mapped,
+                local: Some(local),
+                ..
+            } = family.result
+            {
+                if mapped != local
+                    && seen
+                        .iter()
+                        .all(|(_, other)| other.is_ipv4() == mapped.is_ipv4())
+                {
+                    seen.push((target_text(observation), mapped));
+                }
+            }
+        }
+    }
+    if seen.len() < 2 {
+        return None;
+    }
+    let list: Vec<String> = seen
+        .iter()
+        .map(|(target, mapped)| format!("{target} saw {mapped}"))
+        .collect();
+    // Each probe uses its own socket, so ports differ anyway: only the public address compares.
+    let same = seen.iter().all(|(_, mapped)| mapped.ip() == seen[0].1.ip());
+    let description = if same {
+        "Behind a NAT: every STUN server saw the same public address."
+    } else {
+        "Behind a NAT that maps to different public addresses by destination (an address pool, or several uplinks): peer-to-peer media would be harder; TRTC's servers are reached either way."
+    };
+    Some(note(
+        Severity::Info,
+        description,
+        format!("{}.", list.join("; ")),
+        "Nothing to fix for TRTC: its media servers are reached through any NAT.".to_string(),
+    ))
 }
 
 /// The `metrics` object of a STUN probe.
@@ -320,6 +370,7 @@ fn family_metrics(family: &FamilyObservation) -> Value {
         PathResult::ClosedBeforeAnswer { .. } => ("closed", None, None, None, None),
         PathResult::Garbage { waited } => ("garbage", None, None, None, Some(millis(*waited))),
         PathResult::NoRoute { .. } => ("no_route", None, None, None, None),
+        PathResult::TlsFailed { .. } => ("tls_failed", None, None, None, None),
     };
     let nat = match (mapped, local) {
         (Some(mapped), Some(local)) => Some(mapped != local),
@@ -340,6 +391,24 @@ fn family_metrics(family: &FamilyObservation) -> Value {
         "mtu": family.egress.as_ref().and_then(|egress| egress.mtu),
         "tunnel": family.egress.as_ref().map(|egress| egress.tunnel),
         "ignored": family.ignored.before_end(),
+        "tls": family.tls.as_ref().map(|facts| json!({
+            "protocol": facts.protocol,
+            "cipher_suite": facts.cipher_suite,
+            "alpn": facts.alpn,
+            "verification": facts.verification.as_str(),
+            "handshake_ms": millis(facts.duration),
+            "certificate": facts.leaf.as_ref().map(|leaf| json!({
+                "subject": leaf.subject,
+                "issuer": leaf.issuer,
+                "names": leaf.names,
+                "not_after": preflight_probes::tls::utc(leaf.not_after),
+                "sha256": preflight_probes::tls::format_pin(&leaf.sha256),
+            })),
+        })),
+        "tls_failure": match &family.result {
+            PathResult::TlsFailed { failure } => json!({"kind": failure.kind(), "detail": failure.to_string()}),
+            _ => Value::Null,
+        },
     })
 }
 
@@ -365,6 +434,7 @@ mod tests {
                 egress: None,
                 result: result.clone(),
                 ignored: IgnoredCounts::default(),
+                tls: None,
             })
             .collect();
         Observation {
@@ -503,6 +573,35 @@ mod tests {
                 stream_answered: true
             }
         );
+    }
+
+    #[test]
+    fn the_public_address_compared_across_servers() {
+        let behind_nat = |public: &str| {
+            let mut observation = observation(Transport::Udp, &[answered()]);
+            observation.families[0].result = PathResult::Answered {
+                rtt: Duration::from_millis(1),
+                attempts: 1,
+                mapped: public.parse().unwrap(),
+                local: Some("10.0.0.2:5000".parse().unwrap()),
+            };
+            observation
+        };
+        let (a, b, c) = (
+            behind_nat("198.51.100.1:7000"),
+            behind_nat("198.51.100.1:7001"),
+            behind_nat("198.51.100.9:7000"),
+        );
+        let same = mapping_note(&[&a, &b]).unwrap();
+        assert_eq!(same.severity, Severity::Info);
+        assert!(same.description.contains("same public address"));
+        assert!(mapping_note(&[&a, &c])
+            .unwrap()
+            .description
+            .contains("different public addresses"));
+        assert_eq!(mapping_note(&[&a]), None);
+        let no_nat = observation(Transport::Udp, &[answered()]);
+        assert_eq!(mapping_note(&[&no_nat, &no_nat.clone()]), None);
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub struct Serve {
     child: Child,
     /// `(protocol, address)` per listener, e.g. `("stun/udp", 127.0.0.1:40000)`.
     pub listeners: Vec<(String, std::net::SocketAddr)>,
+    /// The TLS certificate's fingerprint as printed (`sha256:<hex>`), with TLS listeners.
+    pub pin: Option<String>,
 }
 
 impl Serve {
@@ -49,12 +51,15 @@ impl Serve {
             .expect("serve starts");
         let stdout = child.stdout.take().unwrap();
         let mut listeners = Vec::new();
+        let mut pin = None;
         for line in BufReader::new(stdout).lines() {
             let line = line.unwrap();
             if line.starts_with("ready") {
                 break;
             }
-            if let Some((protocol, address)) = line.split_once(' ') {
+            if let Some(fingerprint) = line.strip_prefix("tls ") {
+                pin = Some(fingerprint.to_string());
+            } else if let Some((protocol, address)) = line.split_once(' ') {
                 listeners.push((protocol.to_string(), address.parse().expect("an address")));
             }
         }
@@ -63,7 +68,11 @@ impl Serve {
             "serve printed no listener: {:?}",
             child.wait_with_output()
         );
-        Serve { child, listeners }
+        Serve {
+            child,
+            listeners,
+            pin,
+        }
     }
 
     /// The port of the first listener of `protocol` (`stun/udp`, `stun/tcp`).
@@ -200,6 +209,36 @@ impl Netns {
         let mut all = vec!["ip", "netns", "exec", &self.name];
         all.extend_from_slice(command);
         run(&all)
+    }
+
+    /// Joins this namespace to `other` with a veth pair: `here` (address/prefix) on this side,
+    /// `there` on the other. Interface names are derived from the namespaces' names.
+    pub fn link(&self, other: &Netns, here: &str, there: &str) -> (String, String) {
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        let (a, b) = (
+            format!("va{}x{id}", std::process::id() % 100_000),
+            format!("vb{}x{id}", std::process::id() % 100_000),
+        );
+        run(&[
+            "ip",
+            "link",
+            "add",
+            &a,
+            "netns",
+            &self.name,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &b,
+            "netns",
+            &other.name,
+        ]);
+        self.exec(&["ip", "addr", "add", here, "dev", &a]);
+        self.exec(&["ip", "link", "set", &a, "up"]);
+        other.exec(&["ip", "addr", "add", there, "dev", &b]);
+        other.exec(&["ip", "link", "set", &b, "up"]);
+        (a, b)
     }
 
     /// Loads an nftables ruleset (text as `nft -f` reads it) inside the namespace.

@@ -1,6 +1,12 @@
 //! The STUN probe of one server: resolve its name, and per address family send a binding request
-//! over UDP or TCP and say what happened: answered (RTT, mapped address, NAT or not), rejected,
-//! silent, accepted-but-silent, answered with garbage, or no route. Facts only.
+//! over UDP, TCP or TLS and say what happened: answered (RTT, mapped address, NAT or not),
+//! rejected, silent, accepted-but-silent, answered with garbage, TLS failed (classified), or no
+//! route. Facts only.
+//!
+//! Over TLS (RFC 7443): TCP connect, a TLS handshake with the target's host as the server name
+//! and ALPN `stun.turn` offered (a server that chooses none is fine), with the trust of
+//! [`Settings::trust`]; then the binding over the TLS stream. The handshake's facts are kept in
+//! [`FamilyObservation::tls`] whether or not STUN then answers.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -12,6 +18,7 @@ use super::engine::{Event, IgnoredCounts, RetransmitConfig, TransportEnd};
 use super::message::{random_transaction_id, BindingOptions, ShortTermCredential};
 use crate::resolve::{self, Overrides, ResolveError, Resolved};
 use crate::route::{self, Egress};
+use crate::tls::{self, HandshakeFacts, TlsFailure, Trust};
 
 /// How a STUN server is reached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -20,14 +27,17 @@ pub enum Transport {
     Udp,
     /// A TCP stream (RFC 5389 framing).
     Tcp,
+    /// TLS over a TCP stream (RFC 7443), same framing inside.
+    Tls,
 }
 
 impl Transport {
-    /// `udp` or `tcp`.
+    /// `udp`, `tcp` or `tls`.
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
         }
     }
 }
@@ -82,8 +92,12 @@ pub struct Settings {
     pub udp: RetransmitConfig,
     /// How long a TCP connection may take to open.
     pub connect_timeout: Duration,
-    /// How long an answer may take over an open TCP connection.
+    /// How long an answer may take over an open TCP connection (or TLS session).
     pub stream_timeout: Duration,
+    /// How long a TLS handshake may take once the TCP connection is open.
+    pub handshake_timeout: Duration,
+    /// What TLS trusts (`--ca`, `--pin`, `--insecure`); the OS's roots by default.
+    pub trust: Trust,
 }
 
 impl Default for Settings {
@@ -94,6 +108,8 @@ impl Default for Settings {
             udp: RetransmitConfig::udp(),
             connect_timeout: Duration::from_millis(1500),
             stream_timeout: Duration::from_millis(1500),
+            handshake_timeout: Duration::from_millis(2000),
+            trust: Trust::default(),
         }
     }
 }
@@ -152,6 +168,12 @@ pub enum PathResult {
         /// What the OS said.
         reason: String,
     },
+    /// TLS: the connection opened and the TLS handshake did not complete (or, for
+    /// [`TlsFailure::Setup`] and [`TlsFailure::InvalidName`], could not start).
+    TlsFailed {
+        /// Why, classified (certificate, alert, not TLS, timeout, closed, ...).
+        failure: TlsFailure,
+    },
 }
 
 impl PathResult {
@@ -174,6 +196,9 @@ pub struct FamilyObservation {
     pub result: PathResult,
     /// Received bytes that were not a valid answer, by reason.
     pub ignored: IgnoredCounts,
+    /// TLS: the facts of the completed handshake (whatever STUN did after); `None` over UDP
+    /// and TCP, and when the handshake failed (see [`PathResult::TlsFailed`]).
+    pub tls: Option<HandshakeFacts>,
 }
 
 /// Everything one STUN probe observed.
@@ -193,9 +218,10 @@ pub async fn probe(target: &Target, settings: &Settings) -> Observation {
     let mut families = Vec::new();
     if let Ok(resolved) = &resolution {
         let at = |ip: &IpAddr| {
-            attempt(
+            attempt_named(
                 target.transport,
                 SocketAddr::new(*ip, target.port),
+                &target.host,
                 settings,
             )
         };
@@ -220,10 +246,22 @@ async fn optional<F: std::future::Future>(future: Option<F>) -> Option<F::Output
     }
 }
 
-/// One family's attempt at `address`.
+/// One family's attempt at `address` (over TLS, the address is the server name too; see
+/// [`attempt_named`]).
 pub async fn attempt(
     transport: Transport,
     address: SocketAddr,
+    settings: &Settings,
+) -> FamilyObservation {
+    attempt_named(transport, address, &address.ip().to_string(), settings).await
+}
+
+/// One family's attempt at `address`; over TLS, `server_name` is sent as SNI and checked
+/// against the certificate (unless pinned or insecure).
+pub async fn attempt_named(
+    transport: Transport,
+    address: SocketAddr,
+    server_name: &str,
     settings: &Settings,
 ) -> FamilyObservation {
     let family = Family::of(address.ip());
@@ -232,17 +270,25 @@ pub async fn attempt(
         pad_to: None,
         credential: settings.credential.clone(),
     };
-    let (result, ignored) = match transport {
+    let (result, ignored, tls) = match transport {
         Transport::Udp => match Exchange::new(random_transaction_id(), &options, settings.udp) {
-            Ok(exchange) => from_udp_outcome(binding_udp(address, exchange).await),
+            Ok(exchange) => {
+                let (result, ignored) = from_udp_outcome(binding_udp(address, exchange).await);
+                (result, ignored, None)
+            }
             Err(error) => (
                 PathResult::NoRoute {
                     reason: error.to_string(),
                 },
                 IgnoredCounts::default(),
+                None,
             ),
         },
-        Transport::Tcp => tcp(address, &options, settings).await,
+        Transport::Tcp => {
+            let (result, ignored) = tcp(address, &options, settings).await;
+            (result, ignored, None)
+        }
+        Transport::Tls => tls_path(address, server_name, &options, settings).await,
     };
     FamilyObservation {
         family,
@@ -250,6 +296,7 @@ pub async fn attempt(
         egress,
         result,
         ignored,
+        tls,
     }
 }
 
@@ -318,43 +365,88 @@ fn from_event(event: &Event, ignored: &IgnoredCounts, local: Option<SocketAddr>)
     }
 }
 
+/// Opens a TCP connection within the connect timeout; a failure is already the path's result.
+async fn open_tcp(address: SocketAddr, settings: &Settings) -> Result<TcpStream, PathResult> {
+    let started = Instant::now();
+    match tokio::time::timeout(settings.connect_timeout, TcpStream::connect(address)).await {
+        Err(_) => Err(PathResult::Silent {
+            attempts: 1,
+            waited: started.elapsed(),
+        }),
+        Ok(Err(error)) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Err(PathResult::Rejected {
+                after: started.elapsed(),
+            })
+        }
+        Ok(Err(error)) => Err(PathResult::NoRoute {
+            reason: error.to_string(),
+        }),
+        Ok(Ok(stream)) => Ok(stream),
+    }
+}
+
 async fn tcp(
     address: SocketAddr,
     options: &BindingOptions,
     settings: &Settings,
 ) -> (PathResult, IgnoredCounts) {
-    let started = Instant::now();
-    let stream =
-        match tokio::time::timeout(settings.connect_timeout, TcpStream::connect(address)).await {
-            Err(_) => {
-                return (
-                    PathResult::Silent {
-                        attempts: 1,
-                        waited: started.elapsed(),
-                    },
-                    IgnoredCounts::default(),
-                )
-            }
-            Ok(Err(error)) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
-                return (
-                    PathResult::Rejected {
-                        after: started.elapsed(),
-                    },
-                    IgnoredCounts::default(),
-                )
-            }
-            Ok(Err(error)) => {
-                return (
-                    PathResult::NoRoute {
-                        reason: error.to_string(),
-                    },
-                    IgnoredCounts::default(),
-                )
-            }
-            Ok(Ok(stream)) => stream,
-        };
+    let stream = match open_tcp(address, settings).await {
+        Ok(stream) => stream,
+        Err(result) => return (result, IgnoredCounts::default()),
+    };
     let local = stream.local_addr().ok();
-    let connected = Instant::now();
+    stream_binding(stream, local, Instant::now(), options, settings).await
+}
+
+async fn tls_path(
+    address: SocketAddr,
+    server_name: &str,
+    options: &BindingOptions,
+    settings: &Settings,
+) -> (PathResult, IgnoredCounts, Option<HandshakeFacts>) {
+    let failed = |failure| {
+        (
+            PathResult::TlsFailed { failure },
+            IgnoredCounts::default(),
+            None,
+        )
+    };
+    let client = match tls::Client::new(&settings.trust) {
+        Ok(client) => client,
+        Err(failure) => return failed(failure),
+    };
+    let stream = match open_tcp(address, settings).await {
+        Ok(stream) => stream,
+        Err(result) => return (result, IgnoredCounts::default(), None),
+    };
+    let local = stream.local_addr().ok();
+    let (stream, facts) = match client
+        .connect(
+            stream,
+            server_name,
+            &[tls::ALPN_STUN_TURN],
+            settings.handshake_timeout,
+        )
+        .await
+    {
+        Ok(done) => done,
+        Err(failure) => return failed(failure),
+    };
+    let (result, ignored) = stream_binding(stream, local, Instant::now(), options, settings).await;
+    (result, ignored, Some(facts))
+}
+
+/// One binding over an open stream (TCP, or TLS over TCP) that connected at `connected`.
+async fn stream_binding<S>(
+    stream: S,
+    local: Option<SocketAddr>,
+    connected: Instant,
+    options: &BindingOptions,
+    settings: &Settings,
+) -> (PathResult, IgnoredCounts)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let exchange = match Exchange::new(
         random_transaction_id(),
         options,
@@ -485,6 +577,115 @@ mod tests {
         let observation = attempt(Transport::Tcp, address, &fast()).await;
         assert!(
             matches!(observation.result, PathResult::AcceptedButSilent { .. }),
+            "{observation:?}"
+        );
+        hold.abort();
+    }
+
+    /// A STUN-over-TLS responder on loopback with a fresh self-signed certificate.
+    async fn responder_tls() -> (SocketAddr, crate::tls::SelfSigned) {
+        let own = crate::tls::self_signed(&["stun.lab".to_string()]).unwrap();
+        let acceptor = crate::tls::acceptor(
+            vec![own.cert.clone()],
+            own.key.clone_key(),
+            &[crate::tls::ALPN_STUN_TURN],
+        )
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let responder = Arc::new(Mutex::new(
+            Responder::new(ResponderConfig::default()).unwrap(),
+        ));
+        tokio::spawn(crate::responder::serve_tcp_with(
+            listener,
+            responder,
+            crate::responder::TcpConfig::default(),
+            move |stream| acceptor.accept(stream),
+            std::future::pending(),
+        ));
+        (address, own)
+    }
+
+    #[tokio::test]
+    async fn tls_answered_with_the_handshake_facts() {
+        let (address, own) = responder_tls().await;
+        let overrides = Overrides::new([("stun.lab".to_string(), "127.0.0.1".parse().unwrap())]);
+        let target = Target {
+            host: "stun.lab".into(),
+            port: address.port(),
+            transport: Transport::Tls,
+        };
+        let settings = Settings {
+            overrides,
+            trust: Trust {
+                pin: Some(own.sha256),
+                ..Trust::default()
+            },
+            ..fast()
+        };
+        let observation = probe(&target, &settings).await;
+        let family = &observation.families[0];
+        match &family.result {
+            PathResult::Answered { mapped, local, .. } => assert_eq!(Some(*mapped), *local),
+            other => panic!("{other:?}"),
+        }
+        let facts = family.tls.as_ref().unwrap();
+        assert_eq!(facts.server_name, "stun.lab");
+        assert_eq!(facts.alpn.as_deref(), Some("stun.turn"));
+        assert_eq!(facts.leaf.as_ref().unwrap().names, ["stun.lab"]);
+        assert_eq!(Transport::Tls.as_str(), "tls");
+    }
+
+    #[tokio::test]
+    async fn tls_failures_are_classified_and_tcp_failures_stay_tcp() {
+        let (address, own) = responder_tls().await;
+        // By address, with a CA file that does not hold the certificate: unknown issuer.
+        let other = crate::tls::self_signed(&["other.lab".to_string()]).unwrap();
+        let settings = Settings {
+            trust: Trust {
+                ca: Some(vec![other.cert]),
+                ..Trust::default()
+            },
+            ..fast()
+        };
+        let observation = attempt(Transport::Tls, address, &settings).await;
+        match &observation.result {
+            PathResult::TlsFailed {
+                failure: TlsFailure::UnknownIssuer { leaf, .. },
+            } => assert_eq!(leaf.sha256, own.sha256),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(observation.tls, None);
+        // Nothing listening: refused before any TLS.
+        let closed = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap()
+        };
+        let observation = attempt(Transport::Tls, closed, &fast()).await;
+        assert!(
+            matches!(observation.result, PathResult::Rejected { .. }),
+            "{observation:?}"
+        );
+        // Accepted, then silent: the handshake times out.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let silent = listener.local_addr().unwrap();
+        let hold = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            drop(stream);
+        });
+        let settings = Settings {
+            handshake_timeout: Duration::from_millis(300),
+            ..fast()
+        };
+        let observation = attempt(Transport::Tls, silent, &settings).await;
+        assert!(
+            matches!(
+                observation.result,
+                PathResult::TlsFailed {
+                    failure: TlsFailure::Timeout { .. }
+                }
+            ),
             "{observation:?}"
         );
         hold.abort();
