@@ -177,3 +177,62 @@ fn tcp_that_accepts_but_blocks_is_not_open() {
         .unwrap()
         .contains("accepts connections but blocks their payload"));
 }
+
+#[test]
+fn tcp_443_counts_as_open_when_tls_carries_the_path() {
+    // Inside a namespace of our own, serve may bind 443 (the tests run as root).
+    let namespace = Netns::new();
+    let serve = Serve::start(
+        Some(&namespace),
+        &[
+            "--listen",
+            "127.0.0.1",
+            "--stun-udp",
+            "0",
+            "--stun-tls",
+            "443",
+        ],
+    );
+    let udp = serve.port("stun/udp");
+    let pin = serve.pin.clone().expect("serve prints its pin");
+    for extra in [vec![], vec!["--pin", pin.as_str()]] {
+        let output = preflight(Some(&namespace))
+            .args([
+                "check",
+                "--only",
+                "ports",
+                "--format",
+                "json",
+                "--ports",
+                "127.0.0.1",
+            ])
+            .args(["--udp-ports", &udp.to_string(), "--tcp-ports", "443"])
+            .args(&extra)
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        let report = json(&output);
+        validate(&report);
+        let ports = probe(&report, "ports/127.0.0.1");
+        assert_eq!(ports["status"], "pass", "{ports:#}");
+        assert_eq!(
+            ports["metrics"]["open"]["tcp"],
+            serde_json::json!([443]),
+            "{ports:#}"
+        );
+        let cell = &ports["metrics"]["matrix"][1];
+        assert_eq!(cell["protocol"], "tls", "{cell:#}");
+        // With the pin, STUN itself answered inside TLS; without, the certificate proved the path.
+        let expected = if extra.is_empty() {
+            "open_tls_untrusted"
+        } else {
+            "open"
+        };
+        assert_eq!(cell["result"], expected, "{cell:#}");
+    }
+}

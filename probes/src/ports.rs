@@ -25,6 +25,10 @@ use crate::stun::probe::{self as stun_probe, Family, PathResult, Settings, Trans
 pub const SILENCE_FLOOR: Duration = Duration::from_millis(1000);
 /// The longest adaptive wait.
 pub const SILENCE_CEILING: Duration = Duration::from_millis(4000);
+/// The TCP port where the path counts as open when STUN answers over TLS, or a TLS server shows
+/// its certificate (TRTC relays media over TLS on 443); plain STUN over TCP is tried as well.
+pub const TLS_PORT: u16 = 443;
+
 /// The most sockets open at once (lowered to half the open-files limit where that is smaller).
 pub const MAX_CONCURRENT: usize = 512;
 
@@ -162,23 +166,22 @@ async fn family(
         .map(|&port| (Transport::Udp, port))
         .chain(spec.tcp.iter().map(|&port| (Transport::Tcp, port)));
     for (index, (transport, port)) in cells.enumerate() {
-        let (adaptive, limit, settings) = (adaptive.clone(), limit.clone(), settings.clone());
+        let (adaptive, limit, settings, host) = (
+            adaptive.clone(),
+            limit.clone(),
+            settings.clone(),
+            spec.host.clone(),
+        );
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await.ok();
             let target = SocketAddr::new(address, port);
             let cell = match transport {
                 Transport::Udp => udp_cell(target, &settings, &adaptive).await,
-                _ => {
-                    let observation = stun_probe::attempt(transport, target, &settings).await;
-                    Cell {
-                        port,
-                        transport,
-                        family: observation.family,
-                        result: observation.result,
-                        silence_rule: None,
-                        ignored: observation.ignored,
-                    }
-                }
+                _ if port == TLS_PORT => tls_or_tcp_cell(target, &host, &settings).await,
+                _ => stream_cell(
+                    stun_probe::attempt(transport, target, &settings).await,
+                    transport,
+                ),
             };
             (index, cell)
         });
@@ -191,6 +194,36 @@ async fn family(
     }
     cells.sort_by_key(|(index, _)| *index);
     cells.into_iter().map(|(_, cell)| cell).collect()
+}
+
+fn stream_cell(observation: stun_probe::FamilyObservation, transport: Transport) -> Cell {
+    Cell {
+        port: observation.address.port(),
+        transport,
+        family: observation.family,
+        result: observation.result,
+        silence_rule: None,
+        ignored: observation.ignored,
+    }
+}
+
+/// TCP 443: STUN over TLS first (a TLS server's certificate already proves the path carries
+/// TLS), then plain STUN over TCP; when neither carries payload, the more telling failure.
+async fn tls_or_tcp_cell(target: SocketAddr, host: &str, settings: &Settings) -> Cell {
+    let tls = stun_probe::attempt_named(Transport::Tls, target, host, settings).await;
+    if tls.result.carries_payload() {
+        return stream_cell(tls, Transport::Tls);
+    }
+    let tcp = stun_probe::attempt(Transport::Tcp, target, settings).await;
+    let connection_failed = matches!(
+        tcp.result,
+        PathResult::Rejected { .. } | PathResult::Silent { .. } | PathResult::NoRoute { .. }
+    );
+    if tcp.result.carries_payload() || connection_failed {
+        stream_cell(tcp, Transport::Tcp)
+    } else {
+        stream_cell(tls, Transport::Tls)
+    }
 }
 
 async fn udp_cell(address: SocketAddr, settings: &Settings, adaptive: &Mutex<Adaptive>) -> Cell {

@@ -380,6 +380,20 @@ impl TlsFailure {
         }
     }
 
+    /// Whether the handshake got as far as the server's certificate: the path carries TLS to a
+    /// TLS server, and only trust (or the certificate itself) failed.
+    pub fn reached_certificate(&self) -> bool {
+        matches!(
+            self,
+            TlsFailure::Expired { .. }
+                | TlsFailure::NotYetValid { .. }
+                | TlsFailure::NameMismatch { .. }
+                | TlsFailure::UnknownIssuer { .. }
+                | TlsFailure::PinMismatch { .. }
+                | TlsFailure::BadCertificate { .. }
+        )
+    }
+
     /// The leaf certificate the peer presented, when the failure concerns it.
     pub fn leaf(&self) -> Option<&CertFacts> {
         match self {

@@ -58,6 +58,9 @@ fn cell_text(cell: &Cell) -> String {
         PathResult::ClosedBeforeAnswer { .. } => "closed before answering".into(),
         PathResult::Garbage { .. } => "answers with something that is not STUN".into(),
         PathResult::NoRoute { reason } => format!("no route ({reason})"),
+        PathResult::TlsFailed { failure } if failure.reached_certificate() => {
+            format!("open: a TLS server answered, its certificate not trusted here ({failure})")
+        }
         PathResult::TlsFailed { failure } => format!("TLS handshake failed ({failure})"),
     };
     format!("{protocol} {} {what}", cell.port)
@@ -103,7 +106,7 @@ pub fn findings(observation: &Observation, context: &PathContext) -> Vec<Finding
     let answered: Vec<&Cell> = observation
         .cells
         .iter()
-        .filter(|cell| cell.result.answered())
+        .filter(|cell| cell.result.carries_payload())
         .collect();
     let evidence = matrix_text(observation);
     if answered.is_empty() {
@@ -130,7 +133,7 @@ pub fn findings(observation: &Observation, context: &PathContext) -> Vec<Finding
             .iter()
             .filter(|cell| cell.family == *family)
             .collect();
-        if !cells.is_empty() && cells.iter().all(|cell| !cell.result.answered()) {
+        if !cells.is_empty() && cells.iter().all(|cell| !cell.result.carries_payload()) {
             findings.push(note(
                 Severity::Warning,
                 "Every port fails over one address family while the other works: calls work, but a browser that tries the failing family first loses time on it.",
@@ -147,14 +150,14 @@ pub fn findings(observation: &Observation, context: &PathContext) -> Vec<Finding
             observation
                 .cells
                 .iter()
-                .any(|other| other.family == cell.family && other.result.answered())
+                .any(|other| other.family == cell.family && other.result.carries_payload())
         })
         .collect();
     let closed = |transport: Transport| -> Vec<&Cell> {
         working
             .iter()
             .copied()
-            .filter(|cell| cell.transport == transport && !cell.result.answered())
+            .filter(|cell| cell.transport == transport && !cell.result.carries_payload())
             .collect()
     };
     let udp_cells: Vec<&Cell> = working
@@ -163,10 +166,14 @@ pub fn findings(observation: &Observation, context: &PathContext) -> Vec<Finding
         .filter(|cell| cell.transport == Transport::Udp)
         .collect();
     let udp_closed = closed(Transport::Udp);
-    let tcp_closed = closed(Transport::Tcp);
+    let tcp_closed: Vec<&Cell> = working
+        .iter()
+        .copied()
+        .filter(|cell| cell.transport != Transport::Udp && !cell.result.carries_payload())
+        .collect();
     let tcp_open = working
         .iter()
-        .any(|cell| cell.transport == Transport::Tcp && cell.result.answered());
+        .any(|cell| cell.transport != Transport::Udp && cell.result.carries_payload());
     if !udp_cells.is_empty() && udp_closed.len() == udp_cells.len() {
         if tcp_open || context.stream_answered {
             findings.push(note(
@@ -260,6 +267,10 @@ pub fn metrics(observation: &Observation) -> Map<String, Value> {
                 PathResult::ClosedBeforeAnswer { .. } => ("closed", None, None),
                 PathResult::Garbage { waited } => ("garbage", None, Some(ms(*waited))),
                 PathResult::NoRoute { .. } => ("no_route", None, None),
+                // The TLS server's certificate came back: the path is open, trust is another matter.
+                PathResult::TlsFailed { failure } if failure.reached_certificate() => {
+                    ("open_tls_untrusted", None, None)
+                }
                 PathResult::TlsFailed { .. } => ("tls_failed", None, None),
             };
             json!({
@@ -277,7 +288,11 @@ pub fn metrics(observation: &Observation) -> Map<String, Value> {
         let mut ports: Vec<u16> = observation
             .cells
             .iter()
-            .filter(|cell| cell.transport == transport && cell.result.answered() == open)
+            .filter(|cell| {
+                let same = cell.transport == transport
+                    || (transport == Transport::Tcp && cell.transport == Transport::Tls);
+                same && cell.result.carries_payload() == open
+            })
             .map(|cell| cell.port)
             .collect();
         ports.dedup();

@@ -51,7 +51,7 @@ impl PathContext {
             let answered = observation
                 .families
                 .iter()
-                .any(|family| family.result.answered());
+                .any(|family| family.result.carries_payload());
             match observation.target.transport {
                 Transport::Udp => context.udp_answered |= answered,
                 Transport::Tcp | Transport::Tls => context.stream_answered |= answered,
@@ -65,7 +65,7 @@ impl PathContext {
         for cell in observation
             .cells
             .iter()
-            .filter(|cell| cell.result.answered())
+            .filter(|cell| cell.result.carries_payload())
         {
             match cell.transport {
                 Transport::Udp => self.udp_answered = true,

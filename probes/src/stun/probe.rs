@@ -181,6 +181,17 @@ impl PathResult {
     pub fn answered(&self) -> bool {
         matches!(self, PathResult::Answered { .. })
     }
+
+    /// Whether real payload came back over the path: a STUN answer, or a TLS server's
+    /// certificate (the handshake failed only on trust). A firewall that let either through
+    /// carries the path, whatever the trust settings.
+    pub fn carries_payload(&self) -> bool {
+        match self {
+            PathResult::Answered { .. } => true,
+            PathResult::TlsFailed { failure } => failure.reached_certificate(),
+            _ => false,
+        }
+    }
 }
 
 /// One family's attempt.
