@@ -46,6 +46,19 @@ pub enum PathObservation {
 }
 
 impl PathObservation {
+    /// Whether any of its paths used TLS.
+    fn uses_tls(&self) -> bool {
+        match self {
+            PathObservation::Stun(observation) => {
+                observation.target.transport == stun_probe::Transport::Tls
+            }
+            PathObservation::Ports(observation) => observation
+                .cells
+                .iter()
+                .any(|cell| cell.transport == stun_probe::Transport::Tls),
+        }
+    }
+
     fn findings(&self, context: &diagnose::stun::PathContext) -> Vec<Finding> {
         match self {
             PathObservation::Stun(observation) => diagnose::stun::findings(observation, context),
@@ -256,6 +269,14 @@ fn judge_paths(
     for &index in &paths {
         if let (Some(result), Some(observation)) = (slots[index].as_mut(), &observations[index]) {
             result.findings = observation.findings(&context);
+            if plan.network.insecure && observation.uses_tls() {
+                result.findings.push(diagnose::note(
+                    Severity::Info,
+                    "TLS certificates were not verified on this probe (--insecure): a TLS path here proves the payload passes, not who answered.",
+                    "--insecure was given.".to_string(),
+                    "Drop --insecure and pass --pin sha256:... (printed by `serve`) or --ca FILE to verify the server too.".to_string(),
+                ));
+            }
             result.status = ProbeResult::status_from_findings(false, &result.findings);
         }
     }

@@ -313,3 +313,37 @@ fn check_stun_tls_with_the_pin_passes() {
     let probe = lab::probe(&report, &format!("stun/tls/127.0.0.1:{port}"));
     assert_eq!(probe["metrics"]["families"][0]["result"], "tls_failed");
 }
+
+#[test]
+fn insecure_is_said_on_every_tls_probe() {
+    let serve = lab::Serve::start(None, &["--listen", "127.0.0.1", "--stun-tls", "0"]);
+    let port = serve.port("stun/tls");
+    let output = lab::preflight(None)
+        .args(["check", "--only", "stun", "--format", "json", "--insecure"])
+        .args(["--stun", &format!("tls:127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let report = lab::json(&output);
+    lab::validate(&report);
+    let probe = lab::probe(&report, &format!("stun/tls/127.0.0.1:{port}"));
+    assert_eq!(
+        probe["metrics"]["families"][0]["result"], "answered",
+        "{probe:#}"
+    );
+    assert_eq!(
+        probe["metrics"]["families"][0]["tls"]["verification"], "off",
+        "{probe:#}"
+    );
+    let info = &probe["findings"][0];
+    assert_eq!(info["severity"], "info");
+    assert!(
+        info["description"].as_str().unwrap().contains("--insecure"),
+        "{info:#}"
+    );
+}
