@@ -310,3 +310,37 @@ fn behind_a_real_nat_the_mapped_address_is_the_routers() {
         "{info:#}"
     );
 }
+
+#[test]
+fn a_sibling_that_answered_sets_how_long_silence_takes() {
+    let namespace = Netns::new();
+    let serve = Serve::start(
+        Some(&namespace),
+        &["--listen", "127.0.0.1", "--stun-udp", "0,0"],
+    );
+    let ports = serve.ports("stun/udp");
+    namespace.nft(&format!(
+        "table inet lab {{\n chain input {{ type filter hook input priority 0; policy accept;\n udp dport {} drop\n }}\n}}\n",
+        ports[1]
+    ));
+    let (output, elapsed) = check(
+        Some(&namespace),
+        &[
+            format!("127.0.0.1:{}", ports[0]),
+            format!("127.0.0.1:{}", ports[1]),
+        ],
+    );
+    let report = json(&output);
+    validate(&report);
+    let silent =
+        &probe(&report, &format!("stun/udp/127.0.0.1:{}", ports[1]))["metrics"]["families"][0];
+    assert_eq!(silent["result"], "silent", "{silent:#}");
+    let rule = silent["silence_rule"].as_str().unwrap();
+    assert!(
+        rule.contains(&format!("UDP {} on the same host answered", ports[0])),
+        "{rule}"
+    );
+    let waited = silent["waited_ms"].as_f64().unwrap();
+    assert!((1000.0..1400.0).contains(&waited), "{waited}");
+    assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
+}

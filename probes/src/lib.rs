@@ -6,5 +6,6 @@ pub mod ports;
 pub mod resolve;
 pub mod responder;
 pub mod route;
+pub mod silence;
 pub mod stun;
 pub mod tls;

@@ -3,28 +3,21 @@
 //! connection was accepted).
 //!
 //! Ports are probed concurrently with a bounded number of sockets. Silence on UDP is called
-//! adaptively: until a UDP port of the host answers, the engine's default schedule decides;
-//! once one answered with round-trip time `r`, every pending UDP port gives up `4 r + 200 ms`
-//! after its first request, never sooner than [`SILENCE_FLOOR`] nor later than
-//! [`SILENCE_CEILING`]. Each cell says how long it waited and by which rule.
+//! adaptively from the siblings' RTT (see [`crate::silence`]); each cell says how long it waited
+//! and by which rule.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::resolve::{self, ResolveError, Resolved};
 use crate::route::{self, Egress};
-use crate::stun::driver::{binding_udp, Exchange};
 use crate::stun::engine::IgnoredCounts;
-use crate::stun::message::{random_transaction_id, BindingOptions};
 use crate::stun::probe::{self as stun_probe, Family, PathResult, Settings, Transport};
 
-/// The shortest wait before calling a UDP port silent, whatever the siblings' RTT.
-pub const SILENCE_FLOOR: Duration = Duration::from_millis(1000);
-/// The longest adaptive wait.
-pub const SILENCE_CEILING: Duration = Duration::from_millis(4000);
+pub use crate::silence::{CEILING as SILENCE_CEILING, FLOOR as SILENCE_FLOOR};
 /// The TCP port where the path counts as open when STUN answers over TLS, or a TLS server shows
 /// its certificate (TRTC relays media over TLS on 443); plain STUN over TCP is tried as well.
 pub const TLS_PORT: u16 = 443;
@@ -73,34 +66,6 @@ pub struct Observation {
     pub cells: Vec<Cell>,
     /// How long the whole matrix took.
     pub took: Duration,
-}
-
-/// Shared by the UDP cells of one family: the first answer's RTT sets everyone's give-up.
-#[derive(Default)]
-struct Adaptive {
-    /// The rule in force, once a sibling answered: the wait and its explanation.
-    rule: Option<(Duration, String)>,
-    /// Give-up controls of the cells still waiting, with their first send instants.
-    waiting: Vec<(u16, Instant, watch::Sender<Option<Instant>>)>,
-}
-
-impl Adaptive {
-    fn answered(&mut self, port: u16, rtt: Duration) {
-        if self.rule.is_some() {
-            return;
-        }
-        let wait = (rtt * 4 + Duration::from_millis(200)).clamp(SILENCE_FLOOR, SILENCE_CEILING);
-        let why = format!(
-            "gave up after {} ms: UDP {port} on the same host answered in {:.1} ms, so 4 x RTT + 200 ms, at least {} ms, suffices",
-            wait.as_millis(),
-            rtt.as_secs_f64() * 1000.0,
-            SILENCE_FLOOR.as_millis()
-        );
-        for (_, started, control) in &self.waiting {
-            let _ = control.send(Some(*started + wait));
-        }
-        self.rule = Some((wait, why));
-    }
 }
 
 /// Probes the matrix of `spec.host`.
@@ -158,7 +123,6 @@ async fn family(
     settings: Arc<Settings>,
     limit: Arc<Semaphore>,
 ) -> Vec<Cell> {
-    let adaptive = Arc::new(Mutex::new(Adaptive::default()));
     let mut tasks = tokio::task::JoinSet::new();
     let cells = spec
         .udp
@@ -166,17 +130,12 @@ async fn family(
         .map(|&port| (Transport::Udp, port))
         .chain(spec.tcp.iter().map(|&port| (Transport::Tcp, port)));
     for (index, (transport, port)) in cells.enumerate() {
-        let (adaptive, limit, settings, host) = (
-            adaptive.clone(),
-            limit.clone(),
-            settings.clone(),
-            spec.host.clone(),
-        );
+        let (limit, settings, host) = (limit.clone(), settings.clone(), spec.host.clone());
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await.ok();
             let target = SocketAddr::new(address, port);
             let cell = match transport {
-                Transport::Udp => udp_cell(target, &settings, &adaptive).await,
+                Transport::Udp => udp_cell(target, &host, &settings).await,
                 _ if port == TLS_PORT => tls_or_tcp_cell(target, &host, &settings).await,
                 _ => stream_cell(
                     stun_probe::attempt(transport, target, &settings).await,
@@ -226,60 +185,15 @@ async fn tls_or_tcp_cell(target: SocketAddr, host: &str, settings: &Settings) ->
     }
 }
 
-async fn udp_cell(address: SocketAddr, settings: &Settings, adaptive: &Mutex<Adaptive>) -> Cell {
-    let port = address.port();
-    let options = BindingOptions {
-        pad_to: None,
-        credential: settings.credential.clone(),
-    };
-    let (control, receiver) = watch::channel(None);
-    let first_send = Instant::now();
-    {
-        let mut adaptive = adaptive
-            .lock()
-            .expect("the adaptive state is never poisoned");
-        if let Some((wait, _)) = adaptive.rule {
-            let _ = control.send(Some(first_send + wait));
-        }
-        adaptive.waiting.push((port, first_send, control));
-    }
-    let result = match Exchange::new(random_transaction_id(), &options, settings.udp) {
-        Ok(exchange) => binding_udp(address, exchange.with_give_up(receiver)).await,
-        Err(error) => {
-            return Cell {
-                port,
-                transport: Transport::Udp,
-                family: Family::of(address.ip()),
-                result: PathResult::NoRoute {
-                    reason: error.to_string(),
-                },
-                silence_rule: None,
-                ignored: IgnoredCounts::default(),
-            }
-        }
-    };
-    let (result, ignored) = stun_probe::from_udp_outcome(result);
-    let mut adaptive = adaptive
-        .lock()
-        .expect("the adaptive state is never poisoned");
-    adaptive.waiting.retain(|(waiting, _, _)| *waiting != port);
-    if let PathResult::Answered { rtt, .. } = result {
-        adaptive.answered(port, rtt);
-    }
-    let silence_rule = matches!(result, PathResult::Silent { .. }).then(|| match &adaptive.rule {
-        Some((_, why)) => why.clone(),
-        None => format!(
-            "gave up after {} ms: the default schedule (no UDP port of this host answered to learn its RTT from)",
-            settings.udp.give_up_after().as_millis()
-        ),
-    });
+async fn udp_cell(address: SocketAddr, host: &str, settings: &Settings) -> Cell {
+    let observation = stun_probe::attempt_named(Transport::Udp, address, host, settings).await;
     Cell {
-        port,
+        port: address.port(),
         transport: Transport::Udp,
-        family: Family::of(address.ip()),
-        result,
-        silence_rule,
-        ignored,
+        family: observation.family,
+        result: observation.result,
+        silence_rule: observation.silence_rule,
+        ignored: observation.ignored,
     }
 }
 
@@ -295,7 +209,7 @@ mod tests {
             rate_limit: None,
             ..ResponderConfig::default()
         };
-        let responder = Arc::new(Mutex::new(Responder::new(config).unwrap()));
+        let responder = Arc::new(std::sync::Mutex::new(Responder::new(config).unwrap()));
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             let _ = crate::responder::serve_udp(socket, responder, async move {

@@ -5,32 +5,9 @@ mod common;
 
 use std::path::Path;
 
-use preflight_reports::{json, Report, SCHEMA_JSON};
+use common::{assert_valid, rendered, validator};
+use preflight_reports::Report;
 use serde_json::{json, Value};
-
-fn validator() -> jsonschema::Validator {
-    let schema: Value = serde_json::from_str(SCHEMA_JSON).expect("the schema is JSON");
-    jsonschema::draft202012::meta::validate(&schema).expect("the schema is a valid 2020-12 schema");
-    jsonschema::validator_for(&schema).expect("the schema compiles")
-}
-
-/// Fails with every validation error and the instance when `instance` does not validate.
-fn assert_valid(validator: &jsonschema::Validator, instance: &Value) {
-    let errors: Vec<String> = validator
-        .iter_errors(instance)
-        .map(|error| format!("{} at {}", error, error.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "{}\n{}",
-        errors.join("\n"),
-        serde_json::to_string_pretty(instance).unwrap()
-    );
-}
-
-fn rendered(report: &Report) -> Value {
-    serde_json::from_slice(&json::render(report).expect("renders")).expect("the output is JSON")
-}
 
 #[test]
 fn rendered_reports_validate() {
@@ -292,6 +269,28 @@ fn broken_variants() -> Vec<Broken> {
             pointer: "/probes/7/metrics",
             apply: |r| set("/probes/7/metrics", json!({}))(r),
         },
+        Broken {
+            what: "a stun probe that passed without its lookup",
+            pointer: "/probes/3/metrics/resolve",
+            apply: |r| {
+                r["probes"][3]["metrics"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("resolve");
+            },
+        },
+        Broken {
+            what: "unknown stun result",
+            pointer: "/probes/3/metrics/families/0/result",
+            apply: |r| set("/probes/3/metrics/families/0/result", json!("timeout"))(r),
+        },
+        Broken {
+            what: "failed stun metrics with an unknown field",
+            pointer: "/probes/2/metrics",
+            apply: |r| {
+                r["probes"][2]["metrics"]["loss"] = json!(0.5);
+            },
+        },
     ]
 }
 
@@ -327,9 +326,10 @@ fn reports_that_break_the_contract_are_rejected() {
 fn free_form_metrics_of_other_kinds_accept_any_object() {
     let validator = validator();
     let mut report = rendered(&common::full_report());
-    report["probes"][2]["metrics"] = json!({"anything": {"nested": [1, "two", null]}});
+    assert_eq!(report["probes"][4]["kind"], "signaling");
+    report["probes"][4]["metrics"] = json!({"anything": {"nested": [1, "two", null]}});
     assert_valid(&validator, &report);
-    report["probes"][2]["metrics"] = json!([1, 2]);
+    report["probes"][4]["metrics"] = json!([1, 2]);
     assert!(!validator.is_valid(&report), "metrics must be an object");
 }
 

@@ -284,18 +284,25 @@ pub fn metrics(observation: &Observation) -> Map<String, Value> {
             })
         })
         .collect();
+    // A port is open when it carried payload over some family; closed when over none.
     let list = |transport: Transport, open: bool| -> Vec<u16> {
-        let mut ports: Vec<u16> = observation
+        let same = |cell: &&Cell| {
+            cell.transport == transport
+                || (transport == Transport::Tcp && cell.transport == Transport::Tls)
+        };
+        let opened: Vec<u16> = observation
             .cells
             .iter()
-            .filter(|cell| {
-                let same = cell.transport == transport
-                    || (transport == Transport::Tcp && cell.transport == Transport::Tls);
-                same && cell.result.carries_payload() == open
-            })
+            .filter(same)
+            .filter(|cell| cell.result.carries_payload())
             .map(|cell| cell.port)
             .collect();
-        ports.dedup();
+        let mut ports: Vec<u16> = Vec::new();
+        for cell in observation.cells.iter().filter(same) {
+            if opened.contains(&cell.port) == open && !ports.contains(&cell.port) {
+                ports.push(cell.port);
+            }
+        }
         ports
     };
     let addresses: Vec<String> = match &observation.resolution {

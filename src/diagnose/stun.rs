@@ -228,9 +228,9 @@ fn family_evidence(target: &str, family: &FamilyObservation) -> String {
         PathResult::Rejected { after } => {
             format!("{at}: connection refused after {} ms: nothing listens, or a firewall resets.", after.as_millis())
         }
-        PathResult::Silent { attempts, waited } if udp => format!(
-            "{at}: no answer to {attempts} binding requests in {} ms: the datagrams or the answers are dropped.",
-            waited.as_millis()
+        PathResult::Silent { attempts, .. } if udp => format!(
+            "{at}: no answer to {attempts} binding requests ({}): the datagrams or the answers are dropped.",
+            family.silence_rule.as_deref().unwrap_or("no answer")
         ),
         PathResult::Silent { waited, .. } => {
             format!("{at}: the TCP connection did not open in {} ms: dropped by a firewall.", waited.as_millis())
@@ -391,6 +391,7 @@ fn family_metrics(family: &FamilyObservation) -> Value {
         "mtu": family.egress.as_ref().and_then(|egress| egress.mtu),
         "tunnel": family.egress.as_ref().map(|egress| egress.tunnel),
         "ignored": family.ignored.before_end(),
+        "silence_rule": family.silence_rule,
         "tls": family.tls.as_ref().map(|facts| json!({
             "protocol": facts.protocol,
             "cipher_suite": facts.cipher_suite,
@@ -401,7 +402,7 @@ fn family_metrics(family: &FamilyObservation) -> Value {
                 "subject": leaf.subject,
                 "issuer": leaf.issuer,
                 "names": leaf.names,
-                "not_after": preflight_probes::tls::utc(leaf.not_after),
+                "not_after": crate::time::UnixTime(leaf.not_after).rfc3339(),
                 "sha256": preflight_probes::tls::format_pin(&leaf.sha256),
             })),
         })),
@@ -435,6 +436,7 @@ mod tests {
                 result: result.clone(),
                 ignored: IgnoredCounts::default(),
                 tls: None,
+                silence_rule: None,
             })
             .collect();
         Observation {

@@ -98,11 +98,14 @@ pub struct Settings {
     pub handshake_timeout: Duration,
     /// What TLS trusts (`--ca`, `--pin`, `--insecure`); the OS's roots by default.
     pub trust: Trust,
+    /// Shared by every UDP exchange of a run: silence is called from the siblings' RTT.
+    pub siblings: std::sync::Arc<crate::silence::Siblings>,
 }
 
 impl Default for Settings {
     fn default() -> Settings {
         Settings {
+            siblings: std::sync::Arc::default(),
             overrides: Overrides::default(),
             credential: None,
             udp: RetransmitConfig::udp(),
@@ -210,6 +213,8 @@ pub struct FamilyObservation {
     /// TLS: the facts of the completed handshake (whatever STUN did after); `None` over UDP
     /// and TCP, and when the handshake failed (see [`PathResult::TlsFailed`]).
     pub tls: Option<HandshakeFacts>,
+    /// UDP, when silent: how long the probe waited and why (see [`crate::silence`]).
+    pub silence_rule: Option<String>,
 }
 
 /// Everything one STUN probe observed.
@@ -281,10 +286,23 @@ pub async fn attempt_named(
         pad_to: None,
         credential: settings.credential.clone(),
     };
+    let mut silence_rule = None;
     let (result, ignored, tls) = match transport {
         Transport::Udp => match Exchange::new(random_transaction_id(), &options, settings.udp) {
             Ok(exchange) => {
+                let ticket = settings.siblings.join(server_name, family, Instant::now());
+                let exchange = exchange.with_give_up(ticket.control.clone());
                 let (result, ignored) = from_udp_outcome(binding_udp(address, exchange).await);
+                let answered = match &result {
+                    PathResult::Answered { rtt, .. } => Some((address.port(), *rtt)),
+                    _ => None,
+                };
+                let rule = settings.siblings.leave(ticket, answered);
+                if matches!(result, PathResult::Silent { .. }) {
+                    silence_rule = Some(rule.unwrap_or_else(|| {
+                        crate::silence::default_rule(settings.udp.give_up_after())
+                    }));
+                }
                 (result, ignored, None)
             }
             Err(error) => (
@@ -308,6 +326,7 @@ pub async fn attempt_named(
         result,
         ignored,
         tls,
+        silence_rule,
     }
 }
 

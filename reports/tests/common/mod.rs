@@ -1,13 +1,39 @@
 //! Realistic reports shared by the integration tests: several kinds, every status, findings with
-//! and without SDK codes, typed account and room metrics.
+//! and without SDK codes, typed account, room, stun, ports and mtu metrics.
 
 #![allow(dead_code)]
 
 use preflight_reports::metrics::{
     self, AccountMetrics, GrantMetrics, RoomMetrics, SignatureCheck, TokenMetrics,
 };
-use preflight_reports::{Finding, Kind, ProbeResult, Report, Severity};
+use preflight_reports::{json, Finding, Kind, ProbeResult, Report, Severity, SCHEMA_JSON};
 use serde_json::{json, Map, Value};
+
+/// The report's schema, checked against the 2020-12 meta-schema and compiled.
+pub fn validator() -> jsonschema::Validator {
+    let schema: Value = serde_json::from_str(SCHEMA_JSON).expect("the schema is JSON");
+    jsonschema::draft202012::meta::validate(&schema).expect("the schema is a valid 2020-12 schema");
+    jsonschema::validator_for(&schema).expect("the schema compiles")
+}
+
+/// Fails with every validation error and the instance when `instance` does not validate.
+pub fn assert_valid(validator: &jsonschema::Validator, instance: &Value) {
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|error| format!("{} at {}", error, error.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{}\n{}",
+        errors.join("\n"),
+        serde_json::to_string_pretty(instance).unwrap()
+    );
+}
+
+/// What the `json` renderer writes for `report`.
+pub fn rendered(report: &Report) -> Value {
+    serde_json::from_slice(&json::render(report).expect("renders")).expect("the output is JSON")
+}
 
 /// An error finding carrying an SDK error, with its texts.
 pub fn sdk_error(code: u32, name: &str, hex: &str, texts: [&str; 3]) -> Finding {
@@ -61,12 +87,154 @@ pub fn probe(
     }
 }
 
-/// Free-form metrics of the kinds whose shape the schema does not fix yet.
+/// Metrics written as a JSON object.
 pub fn object(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
         other => panic!("not an object: {other}"),
     }
+}
+
+/// A STUN probe over UDP that no family answered, as `diagnose::stun::metrics` writes it.
+pub fn stun_silent_metrics() -> Map<String, Value> {
+    object(json!({
+        "transport": "udp",
+        "attempts": 3,
+        "rtt_ms": null,
+        "addresses": ["203.0.113.7"],
+        "resolve": {"source": "system", "ms": 12.408, "error": null},
+        "families": [{
+            "family": "ipv4",
+            "address": "203.0.113.7:3478",
+            "result": "silent",
+            "rtt_ms": null,
+            "attempts": 3,
+            "waited_ms": 1500.213,
+            "mapped": null,
+            "local": null,
+            "nat": null,
+            "interface": "eth0",
+            "source": "192.0.2.10",
+            "mtu": 1500,
+            "tunnel": false,
+            "ignored": 0,
+            "silence_rule": "gave up after 1500 ms: the default schedule (no UDP port of this host answered to learn its RTT from)",
+            "tls": null,
+            "tls_failure": null
+        }]
+    }))
+}
+
+/// A STUN probe over TCP answered from behind a NAT, as `diagnose::stun::metrics` writes it.
+pub fn stun_tcp_answered_metrics() -> Map<String, Value> {
+    object(json!({
+        "transport": "tcp",
+        "attempts": 1,
+        "rtt_ms": 37.112,
+        "addresses": ["203.0.113.7"],
+        "resolve": {"source": "system", "ms": 0.214, "error": null},
+        "families": [{
+            "family": "ipv4",
+            "address": "203.0.113.7:3478",
+            "result": "answered",
+            "rtt_ms": 37.112,
+            "attempts": 1,
+            "waited_ms": null,
+            "mapped": "198.51.100.20:61234",
+            "local": "192.0.2.10:51514",
+            "nat": true,
+            "interface": "eth0",
+            "source": "192.0.2.10",
+            "mtu": 1500,
+            "tunnel": false,
+            "ignored": 0,
+            "silence_rule": null,
+            "tls": null,
+            "tls_failure": null
+        }]
+    }))
+}
+
+/// A port matrix where UDP 843 and 16285 are silent, as `diagnose::ports::metrics` writes it.
+pub fn ports_metrics() -> Map<String, Value> {
+    let udp = |port: u16, open: bool| {
+        if open {
+            json!({"port": port, "protocol": "udp", "family": "ipv4", "result": "open",
+                   "rtt_ms": 21.5, "waited_ms": null, "silence_rule": null})
+        } else {
+            json!({"port": port, "protocol": "udp", "family": "ipv4", "result": "silent",
+                   "rtt_ms": null, "waited_ms": 1000.402,
+                   "silence_rule": "gave up after 1000 ms: UDP 8000 on the same host answered in 21.5 ms, so 4 x RTT + 200 ms, at least 1000 ms, suffices"})
+        }
+    };
+    object(json!({
+        "host": "edge.example.com",
+        "addresses": ["203.0.113.20"],
+        "took_ms": 2398.75,
+        "open": {"udp": [8000, 8080, 8800, 443], "tcp": [443]},
+        "closed": {"udp": [843, 16285], "tcp": []},
+        "egress": [{
+            "family": "ipv4",
+            "interface": "wlan0",
+            "source": "192.168.1.23",
+            "mtu": 1500,
+            "tunnel": false
+        }],
+        "matrix": [
+            udp(8000, true),
+            udp(8080, true),
+            udp(8800, true),
+            udp(843, false),
+            udp(443, true),
+            udp(16285, false),
+            {"port": 443, "protocol": "tls", "family": "ipv4", "result": "open",
+             "rtt_ms": 24.031, "waited_ms": null, "silence_rule": null}
+        ]
+    }))
+}
+
+/// The MTU of one family's path, measured: media-sized packets pass or not (`largest_ok`
+/// bytes of UDP payload are the largest that crossed).
+pub fn mtu_family(media_size_ok: bool) -> Value {
+    let (largest, bad) = if media_size_ok {
+        (1472, None)
+    } else {
+        (1072, Some(1076))
+    };
+    let size = |payload: u32| json!({"udp_payload": payload, "ip_packet": payload + 28});
+    json!({
+        "target": "203.0.113.20:8000",
+        "family": "ipv4",
+        "result": "measured",
+        "reason": null,
+        "direction": "request",
+        "largest_ok": size(largest),
+        "smallest_bad": bad.map_or(Value::Null, size),
+        "media_size_ok": media_size_ok,
+        "media": size(1200),
+        "ceiling": size(1472),
+        "interface": if media_size_ok { "eth0" } else { "wg0" },
+        "interface_mtu": if media_size_ok { 1500 } else { 1420 },
+        "tunnel": !media_size_ok,
+        "source": "192.0.2.10",
+        "kernel_path_mtu": null,
+        "rounds": 1,
+        "duration_ms": 640.118,
+        "tries": [
+            {"udp_payload": 548, "ip_packet": 576, "round": 1, "result": "answered", "passed": true,
+             "attempts": 1, "rtt_ms": 1.904, "ms": 1.95, "kernel_path_mtu": null},
+            {"udp_payload": 1200, "ip_packet": 1228, "round": 1,
+             "result": if media_size_ok { "answered" } else { "silent" }, "passed": media_size_ok,
+             "attempts": if media_size_ok { 1 } else { 3 },
+             "rtt_ms": if media_size_ok { json!(2.113) } else { Value::Null },
+             "ms": if media_size_ok { 2.2 } else { 600.31 }, "kernel_path_mtu": null}
+        ]
+    })
+}
+
+/// An mtu probe's metrics (`runner::mtu`): the port measured through and its families.
+pub fn mtu_metrics(families: Vec<Value>) -> Map<String, Value> {
+    object(json!({"port": 8000, "families": families}))
 }
 
 /// An expired userSig, checked against the secret key.
@@ -205,7 +373,7 @@ pub fn full_report() -> Report {
             "stun.example.com:3478/udp",
             false,
             1_502,
-            object(json!({"attempts": 3, "rtt_ms": null, "addresses": ["203.0.113.7"]})),
+            stun_silent_metrics(),
             vec![Finding {
                 message: Some("RtcError: no valid ice candidate found".into()),
                 ..sdk_error(
@@ -228,7 +396,7 @@ pub fn full_report() -> Report {
             "tcp:stun.example.com:3478",
             false,
             38,
-            object(json!({"attempts": 1, "rtt_ms": 37, "addresses": ["203.0.113.7"]})),
+            stun_tcp_answered_metrics(),
             vec![plain(
                 Severity::Info,
                 "The NAT maps addresses independently of the endpoint.",
@@ -296,7 +464,7 @@ pub fn interrupted_report() -> Report {
             "edge.example.com",
             false,
             2_400,
-            object(json!({"udp": {"8000": "open", "16285": "blocked"}, "tcp": {"443": "open"}})),
+            ports_metrics(),
             vec![plain(
                 Severity::Warning,
                 "Some of TRTC's UDP ports are blocked; media can still use the open ones.",
