@@ -236,3 +236,81 @@ fn tcp_443_counts_as_open_when_tls_carries_the_path() {
         assert_eq!(cell["result"], expected, "{cell:#}");
     }
 }
+
+#[test]
+fn over_veth_rate_limited_icmp_never_becomes_a_false_rejected() {
+    // Linux rate-limits ICMP errors on real links (not on loopback): of 300 closed ports, only
+    // some get their "port unreachable". Each must be called what was seen: rejected when the
+    // ICMP came, silent when it did not, and never open.
+    let (client, server) = (Netns::new(), Netns::new());
+    client.link(&server, "10.233.1.2/24", "10.233.1.1/24");
+    let serve = Serve::start(
+        Some(&server),
+        &[
+            "--listen",
+            "10.233.1.1",
+            "--stun-udp",
+            "0",
+            "--stun-tcp",
+            "0",
+        ],
+    );
+    let (open, tcp) = (serve.port("stun/udp"), serve.port("stun/tcp"));
+    let closed: Vec<u16> = (20_000..20_300).filter(|port| *port != open).collect();
+    let mut udp = vec![open];
+    udp.extend(&closed);
+    let list = udp.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
+    let output = preflight(Some(&client))
+        .args([
+            "check",
+            "--only",
+            "ports",
+            "--format",
+            "json",
+            "--ports",
+            "10.233.1.1",
+        ])
+        .args(["--udp-ports", &list, "--tcp-ports", &tcp.to_string()])
+        .output()
+        .unwrap();
+    let report = json(&output);
+    validate(&report);
+    let results: Vec<(String, u64, String)> = probe(&report, "ports/10.233.1.1")["metrics"]
+        ["matrix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|cell| {
+            (
+                cell["protocol"].as_str().unwrap().into(),
+                cell["port"].as_u64().unwrap(),
+                cell["result"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(results[0], ("udp".into(), open as u64, "open".into()));
+    let closed_results: Vec<&str> = results[1..closed.len() + 1]
+        .iter()
+        .map(|(_, _, result)| result.as_str())
+        .collect();
+    assert!(
+        closed_results
+            .iter()
+            .all(|result| *result == "rejected" || *result == "silent"),
+        "{closed_results:?}"
+    );
+    let rejected = closed_results
+        .iter()
+        .filter(|result| **result == "rejected")
+        .count();
+    assert!(rejected > 0, "no ICMP at all came back: {closed_results:?}");
+    eprintln!(
+        "{rejected} of {} closed ports were rejected, the rest silent (ICMP rate limit)",
+        closed.len()
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "one UDP and one TCP port answer: a warning, not an error"
+    );
+}

@@ -188,7 +188,7 @@ pub fn findings(observation: &Observation, context: &PathContext) -> Vec<Finding
         findings.push(note(
             Severity::Warning,
             "Some UDP media ports are closed: the call works over the open ones, but a TRTC server that offers a closed port is reached only after a fallback.",
-            format!("Closed: {}. {evidence}", each.join("; ")),
+            format!("Closed: {}.{} {evidence}", each.join("; "), icmp_note(&udp_closed)),
             format!("{}.", open_udp(&udp_closed)),
         ));
     }
@@ -222,6 +222,22 @@ pub fn findings(observation: &Observation, context: &PathContext) -> Vec<Finding
         ));
     }
     findings
+}
+
+/// When some closed UDP ports answered ICMP and others were silent, the silent ones may be
+/// rejected too: hosts rate-limit their ICMP errors.
+fn icmp_note(closed: &[&Cell]) -> &'static str {
+    let rejected = closed
+        .iter()
+        .any(|cell| matches!(cell.result, PathResult::Rejected { .. }));
+    let silent = closed
+        .iter()
+        .any(|cell| matches!(cell.result, PathResult::Silent { .. }));
+    if rejected && silent {
+        " (The far host rejected some ports with ICMP and not others: hosts rate-limit ICMP errors, so some silent ports may be rejected rather than dropped; either way they are closed.)"
+    } else {
+        ""
+    }
 }
 
 fn no_path(context: &PathContext, evidence: String, fix: String) -> Vec<Finding> {

@@ -90,8 +90,44 @@ pub fn target_text(observation: &Observation) -> String {
     )
 }
 
-/// Findings of one STUN probe, judged in `context`.
+/// Findings of one STUN probe, judged in `context`: the verdict on its paths, and a note when
+/// the route goes through a tunnel.
 pub fn findings(observation: &Observation, context: &PathContext) -> Vec<Finding> {
+    let mut findings = path_findings(observation, context);
+    let tunnels: Vec<String> = observation
+        .families
+        .iter()
+        .filter_map(|family| {
+            family
+                .egress
+                .as_ref()
+                .filter(|egress| egress.tunnel)
+                .map(|egress| (family, egress))
+        })
+        .map(|(family, egress)| {
+            format!(
+                "{} leaves through {} (source {}, MTU {})",
+                family.address,
+                egress.interface.as_deref().unwrap_or("a tunnel"),
+                egress.source,
+                egress
+                    .mtu
+                    .map_or("unknown".to_string(), |mtu| mtu.to_string())
+            )
+        })
+        .collect();
+    if !tunnels.is_empty() {
+        findings.push(note(
+            Severity::Info,
+            "The route to this server goes through a tunnel (a VPN): media takes the same way, with its latency and its smaller MTU.",
+            format!("{}.", tunnels.join("; ")),
+            "If calls suffer, ask whether the VPN can exclude TRTC's media traffic (split tunnelling), or check the mtu probe's result.".to_string(),
+        ));
+    }
+    findings
+}
+
+fn path_findings(observation: &Observation, context: &PathContext) -> Vec<Finding> {
     let target = target_text(observation);
     let failures: Vec<String> = match &observation.resolution {
         Err(error) => vec![format!("{error}.")],
@@ -604,6 +640,30 @@ mod tests {
         assert_eq!(mapping_note(&[&a]), None);
         let no_nat = observation(Transport::Udp, &[answered()]);
         assert_eq!(mapping_note(&[&no_nat, &no_nat.clone()]), None);
+    }
+
+    #[test]
+    fn a_route_through_a_tunnel_is_said() {
+        let mut observation = observation(Transport::Udp, &[answered()]);
+        observation.families[0].egress = Some(preflight_probes::route::Egress {
+            source: "10.8.0.2".parse().unwrap(),
+            interface: Some("wg0".into()),
+            mtu: Some(1420),
+            tunnel: true,
+        });
+        let context = PathContext {
+            complete: true,
+            udp_answered: true,
+            stream_answered: false,
+        };
+        let findings = findings(&observation, &context);
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].severity, Severity::Info);
+        assert!(
+            findings[0].evidence.contains("wg0") && findings[0].evidence.contains("MTU 1420"),
+            "{}",
+            findings[0].evidence
+        );
     }
 
     #[test]

@@ -737,4 +737,31 @@ mod tests {
         let observation = probe(&target, &settings).await;
         assert!(observation.families[0].result.answered(), "{observation:?}");
     }
+
+    #[tokio::test]
+    async fn an_answer_from_another_address_is_never_taken() {
+        // The server hears the request on one socket and answers from another: a connected
+        // socket never delivers that answer, so the path is silent, not answered.
+        let server = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let other = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let address = server.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let mut responder = Responder::new(ResponderConfig::default()).unwrap();
+            let mut buffer = [0u8; 1500];
+            loop {
+                let (n, from) = server.recv_from(&mut buffer).await.unwrap();
+                if let crate::responder::Decision::Answer(answer) =
+                    responder.respond(std::time::Instant::now(), &buffer[..n], from)
+                {
+                    other.send_to(&answer, from).await.unwrap();
+                }
+            }
+        });
+        let observation = attempt(Transport::Udp, address, &fast()).await;
+        assert!(
+            matches!(observation.result, PathResult::Silent { .. }),
+            "{observation:?}"
+        );
+        task.abort();
+    }
 }
