@@ -643,6 +643,43 @@ mod tests {
     }
 
     #[test]
+    fn a_name_that_did_not_resolve() {
+        let mut observation = observation(Transport::Udp, &[]);
+        observation.resolution = Err(preflight_probes::resolve::ResolveError::Failed {
+            host: "stun.lab".into(),
+            reason: "no such name".into(),
+        });
+        let alone = findings(
+            &observation,
+            &PathContext {
+                complete: true,
+                ..PathContext::default()
+            },
+        );
+        assert_eq!(
+            (alone[0].severity, alone[0].code),
+            (Severity::Error, Some(16387))
+        );
+        assert!(
+            alone[0].evidence.contains("did not resolve: no such name"),
+            "{}",
+            alone[0].evidence
+        );
+        let beside = findings(
+            &observation,
+            &PathContext {
+                complete: true,
+                udp_answered: true,
+                stream_answered: false,
+            },
+        );
+        assert_eq!(
+            (beside[0].severity, beside[0].code),
+            (Severity::Warning, None)
+        );
+    }
+
+    #[test]
     fn a_route_through_a_tunnel_is_said() {
         let mut observation = observation(Transport::Udp, &[answered()]);
         observation.families[0].egress = Some(preflight_probes::route::Egress {
