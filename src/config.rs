@@ -540,13 +540,17 @@ pub fn build_plan(args: &CheckArgs, env: &Env) -> Result<Plan, ConfigError> {
     let signal = network
         .signal
         .iter()
-        .map(|url| {
-            unavailable(
-                Kind::Signaling,
-                format!("signaling/{url}"),
-                url.clone(),
-                NETWORK_DEADLINE,
-            )
+        .map(|url| PlannedProbe {
+            id: format!("signaling/{url}"),
+            kind: Kind::Signaling,
+            target: url.clone(),
+            phase: Phase::Quick,
+            // Each step has its own timeout (3 s connect, 5 s proxy, TLS and upgrade, pings).
+            deadline: NETWORK_DEADLINE + Duration::from_secs(15),
+            job: match preflight_probes::signaling::Target::parse(url) {
+                Ok(target) => Job::Signaling(target),
+                Err(_) => Job::Unavailable,
+            },
         })
         .collect();
     plan_kind(Kind::Signaling, signal, "pass --signal wss://HOST/PATH.");
@@ -1029,6 +1033,7 @@ fn validate_turn(text: &str) -> Result<(), String> {
 }
 
 fn validate_ws(text: &str) -> Result<(), String> {
+    preflight_probes::signaling::Target::parse(text)?;
     let rest = text
         .strip_prefix("wss://")
         .or_else(|| text.strip_prefix("ws://"))

@@ -12,5 +12,6 @@ pub mod plan;
 pub mod runner;
 pub mod secret;
 pub mod serve;
+pub mod signal_server;
 pub mod time;
 pub mod tlssig;

@@ -68,6 +68,8 @@ pub enum Job {
     Stun(preflight_probes::stun::probe::Target),
     /// The port matrix of a host.
     Ports(preflight_probes::ports::Spec),
+    /// A WebSocket signaling endpoint.
+    Signaling(preflight_probes::signaling::Target),
     /// The path MTU to a host, through a UDP port that answered in its matrix.
     Mtu {
         /// The host (`--ports`).
@@ -296,7 +298,7 @@ fn job_details(job: &Job) -> Vec<String> {
                 ""
             }
         )],
-        Job::Stun(_) => vec![],
+        Job::Stun(_) | Job::Signaling(_) => vec![],
         Job::Mtu { port, .. } => vec![format!(
             "through the first UDP port that answers in the matrix (else UDP {port})"
         )],

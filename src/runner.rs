@@ -8,7 +8,7 @@
 //! on disk always hold what has finished.
 
 use std::future::Future;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use preflight_reports::{Finding, Kind, ProbeResult, Report, Severity, Status};
 use serde_json::Map;
@@ -104,6 +104,7 @@ struct Shared {
     faults: crate::faults::Faults,
     stun: stun_probe::Settings,
     mtu: preflight_probes::mtu::Settings,
+    signaling: preflight_probes::signaling::Settings,
 }
 
 impl Shared {
@@ -116,31 +117,45 @@ impl Shared {
                 username: "trtc-preflight".to_string(),
                 password: token.expose().to_string(),
             });
+        let trust = preflight_probes::tls::Trust {
+            ca: plan
+                .network
+                .ca
+                .as_ref()
+                .map(|_| plan.network.ca_certificates.clone()),
+            pin: plan
+                .network
+                .pin
+                .as_deref()
+                .and_then(|pin| preflight_probes::tls::parse_pin(pin).ok()),
+            insecure: plan.network.insecure,
+            clock: u64::try_from(plan.now.0).ok(),
+        };
         Shared {
             now: plan.now,
             faults: plan.faults.clone(),
             stun: stun_probe::Settings {
                 overrides: Overrides::new(plan.network.resolve.iter().cloned()),
                 credential: credential.clone(),
-                trust: preflight_probes::tls::Trust {
-                    ca: plan
-                        .network
-                        .ca
-                        .as_ref()
-                        .map(|_| plan.network.ca_certificates.clone()),
-                    pin: plan
-                        .network
-                        .pin
-                        .as_deref()
-                        .and_then(|pin| preflight_probes::tls::parse_pin(pin).ok()),
-                    insecure: plan.network.insecure,
-                    clock: u64::try_from(plan.now.0).ok(),
-                },
+                trust: trust.clone(),
                 ..stun_probe::Settings::default()
             },
             mtu: preflight_probes::mtu::Settings {
                 credential,
                 ..preflight_probes::mtu::Settings::default()
+            },
+            signaling: preflight_probes::signaling::Settings {
+                overrides: Overrides::new(plan.network.resolve.iter().cloned()),
+                trust: trust.clone(),
+                proxy: preflight_probes::signaling::ProxyConfig::from_process_env(),
+                token: plan
+                    .network
+                    .token
+                    .as_ref()
+                    .map(|token| token.expose().to_string()),
+                // Three pings 100 ms apart: a stalled channel shows within a third of a second.
+                ping_interval: Duration::from_millis(100),
+                ..preflight_probes::signaling::Settings::default()
             },
         }
     }
@@ -169,6 +184,14 @@ async fn execute(probe: PlannedProbe, shared: Arc<Shared>) -> Outcome {
             path_outcome(observation)
         }
         Job::Mtu { host, port } => mtu(host, *port, &shared).await,
+        Job::Signaling(target) => {
+            let observation = preflight_probes::signaling::probe(target, &shared.signaling).await;
+            Outcome {
+                metrics: diagnose::signaling::metrics(&observation),
+                findings: diagnose::signaling::findings(&observation),
+                ..Outcome::default()
+            }
+        }
         Job::Unavailable => Outcome {
             findings: vec![diagnose::note(
                 Severity::Info,

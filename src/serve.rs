@@ -1,16 +1,20 @@
-//! `serve`: the test endpoints for the far side of a firewall. For now a STUN responder on any
-//! list of UDP, TCP and TLS ports, safe on a public address (only well-formed binding requests
-//! get an answer of fixed size; per-source rate limits, which `TRTC_PREFLIGHT_TOKEN` holders
-//! skip).
+//! `serve`: the test endpoints for the far side of a firewall. A STUN responder on any list of
+//! UDP, TCP and TLS ports, safe on a public address (only well-formed binding requests get an
+//! answer of fixed size; per-source rate limits, which `TRTC_PREFLIGHT_TOKEN` holders skip), and
+//! a WebSocket signaling endpoint over ws and wss ([`crate::signal_server`]: its protocol, limits
+//! and token header).
 //!
-//! Each listener prints one line, `stun/udp 0.0.0.0:3478`; with TLS listeners, the certificate's
-//! fingerprint follows as `tls sha256:<hex>` (what clients pass to `--pin`); then `ready`.
-//! Ctrl-C stops them all and prints what was answered and dropped.
+//! Each listener prints one line, `stun/udp 0.0.0.0:3478`, `signal/ws 0.0.0.0:8080`,
+//! `signal/wss 0.0.0.0:443`; with TLS listeners, the certificate's fingerprint follows as
+//! `tls sha256:<hex>` (what clients pass to `--pin`); then `ready`. Ctrl-C stops them all and
+//! prints what was answered and dropped. Without any listener flag, STUN listens on UDP and TCP
+//! 3478.
 //!
 //! TLS uses `--cert FILE --key FILE` (PEM; the chain leaf first) or, without them, a
 //! self-signed certificate generated at start for `localhost`, the loopback addresses, the
-//! addresses given to `--listen` and this machine's host name. TLS listeners offer ALPN
-//! `stun.turn` (RFC 7443) and serve clients that offer none.
+//! addresses given to `--listen` and this machine's host name; STUN over TLS and wss share it.
+//! STUN's TLS listeners offer ALPN `stun.turn` (RFC 7443), wss offers `http/1.1`; both serve
+//! clients that offer none.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -23,6 +27,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
 
 use crate::config::{self, Env, ENV_TOKEN};
+use crate::signal_server::{Limits, SignalConfig, SignalServer};
 
 /// `serve` options.
 #[derive(Debug, Default, Args)]
@@ -40,6 +45,16 @@ pub struct ServeArgs {
     /// TCP ports to answer STUN over TLS on (TRTC relays media over TLS on 443).
     #[arg(long, value_name = "LIST")]
     pub stun_tls: Option<String>,
+    /// TCP ports for the WebSocket signaling endpoint (`ws://`, any path).
+    #[arg(long, value_name = "LIST")]
+    pub signal_ws: Option<String>,
+    /// TCP ports for the WebSocket signaling endpoint over TLS (`wss://`, the certificate of
+    /// `--cert` or the self-signed one).
+    #[arg(long, value_name = "LIST")]
+    pub signal_wss: Option<String>,
+    /// WebSocket signaling connections open at once; beyond, upgrades get HTTP 503.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub signal_connections: usize,
     /// TLS certificate chain, PEM, leaf first (default: a self-signed certificate generated at
     /// start, whose fingerprint is printed for `check --pin`).
     #[arg(long, value_name = "FILE", requires = "key")]
@@ -69,12 +84,16 @@ pub fn run(args: &ServeArgs) -> i32 {
             None => Ok(default.to_vec()),
         }
     };
-    let defaults: &[u16] =
-        if args.stun_udp.is_none() && args.stun_tcp.is_none() && args.stun_tls.is_none() {
-            &[3478]
-        } else {
-            &[]
-        };
+    let no_listener = [
+        &args.stun_udp,
+        &args.stun_tcp,
+        &args.stun_tls,
+        &args.signal_ws,
+        &args.signal_wss,
+    ]
+    .iter()
+    .all(|flag| flag.is_none());
+    let defaults: &[u16] = if no_listener { &[3478] } else { &[] };
     let (udp, tcp, tls_ports) = match (
         ports("--stun-udp", &args.stun_udp, defaults),
         ports("--stun-tcp", &args.stun_tcp, defaults),
@@ -83,7 +102,14 @@ pub fn run(args: &ServeArgs) -> i32 {
         (Ok(udp), Ok(tcp), Ok(tls)) => (udp, tcp, tls),
         (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => return usage(&error),
     };
-    let tls_setup = if tls_ports.is_empty() {
+    let (ws_ports, wss_ports) = match (
+        ports("--signal-ws", &args.signal_ws, &[]),
+        ports("--signal-wss", &args.signal_wss, &[]),
+    ) {
+        (Ok(ws), Ok(wss)) => (ws, wss),
+        (Err(error), _) | (_, Err(error)) => return usage(&error),
+    };
+    let tls_setup = if tls_ports.is_empty() && wss_ports.is_empty() {
         None
     } else {
         match server_tls(args, &listen) {
@@ -94,11 +120,25 @@ pub fn run(args: &ServeArgs) -> i32 {
     if args.rate == 0 || args.burst == 0 {
         return usage("--rate and --burst must be at least 1");
     }
+    if args.signal_connections == 0 {
+        return usage("--signal-connections must be at least 1");
+    }
+    let token = env
+        .get(ENV_TOKEN)
+        .filter(|token| !token.trim().is_empty())
+        .map(|token| token.trim().to_string());
+    let signal = (!ws_ports.is_empty() || !wss_ports.is_empty()).then(|| {
+        SignalServer::new(SignalConfig {
+            token: token.clone(),
+            limits: Limits {
+                max_connections: args.signal_connections,
+                ..Limits::default()
+            },
+            answerer: None,
+        })
+    });
     let config = ResponderConfig {
-        token: env
-            .get(ENV_TOKEN)
-            .filter(|token| !token.trim().is_empty())
-            .map(|token| token.trim().to_string()),
+        token,
         rate_limit: Some(RateLimit {
             per_second: args.rate,
             burst: args.burst,
@@ -168,7 +208,31 @@ pub fn run(args: &ServeArgs) -> i32 {
                             .await;
                 });
             }
-            let Some((acceptor, _)) = &tls_setup else {
+            if let Some(signal) = &signal {
+                let secure = tls_setup.as_ref().map(|tls| tls.wss.clone());
+                let listeners = ws_ports
+                    .iter()
+                    .map(|port| ("signal/ws", *port, None))
+                    .chain(
+                        wss_ports
+                            .iter()
+                            .map(|port| ("signal/wss", *port, secure.clone())),
+                    );
+                for (name, port, acceptor) in listeners {
+                    let listener = match bind_tcp(SocketAddr::new(address, port)).await {
+                        Ok(listener) => listener,
+                        Err(error) => return usage(&error),
+                    };
+                    println!(
+                        "{name} {}",
+                        listener
+                            .local_addr()
+                            .map_or(String::new(), |a| a.to_string())
+                    );
+                    tasks.spawn(signal.clone().serve(listener, acceptor, stopped.clone()));
+                }
+            }
+            let Some(ServerTls { stun: acceptor, .. }) = &tls_setup else {
                 continue;
             };
             for &port in &tls_ports {
@@ -200,11 +264,25 @@ pub fn run(args: &ServeArgs) -> i32 {
                 });
             }
         }
-        if let Some((_, fingerprint)) = &tls_setup {
+        if let Some(ServerTls { fingerprint, .. }) = &tls_setup {
             println!("tls {}", tls::format_pin(fingerprint));
         }
+        let signal_note = match &signal {
+            Some(signal) => {
+                let limits = &signal.config().limits;
+                format!(
+                    "; signaling: {} new connections per second per source, burst {}, \
+                     {} open at most",
+                    limits.connection_rate.per_second,
+                    limits.connection_rate.burst,
+                    limits.max_connections
+                )
+            }
+            None => String::new(),
+        };
         println!(
-            "ready (rate limit {} per second per source, burst {}; token {token_note})",
+            "ready (STUN rate limit {} per second per source, burst {}{signal_note}; \
+             token {token_note})",
             args.rate, args.burst
         );
         use std::io::Write;
@@ -221,12 +299,36 @@ pub fn run(args: &ServeArgs) -> i32 {
                 counters.dropped()
             );
         }
+        if let Some(signal) = &signal {
+            let counters = signal.counters();
+            eprintln!(
+                "signaling: {} WebSockets opened ({} with the token), {} messages; \
+                 refused {} for the connection rate (429), {} when full (503); \
+                 {} closed for a limit",
+                counters.opened,
+                counters.opened_with_token,
+                counters.messages,
+                counters.refused_rate,
+                counters.refused_full,
+                counters.closed_by_limits
+            );
+        }
         crate::app::EXIT_OK
     })
 }
 
-/// The TLS acceptor and its certificate's fingerprint: from `--cert`/`--key`, or self-signed.
-fn server_tls(args: &ServeArgs, listen: &[IpAddr]) -> Result<(TlsAcceptor, [u8; 32]), String> {
+/// The TLS acceptors (one certificate, two ALPN offers) and the certificate's fingerprint.
+struct ServerTls {
+    /// STUN over TLS: ALPN `stun.turn`.
+    stun: TlsAcceptor,
+    /// Signaling over wss: ALPN `http/1.1`.
+    wss: TlsAcceptor,
+    /// SHA-256 of the leaf certificate.
+    fingerprint: [u8; 32],
+}
+
+/// The TLS set-up: from `--cert`/`--key`, or self-signed.
+fn server_tls(args: &ServeArgs, listen: &[IpAddr]) -> Result<ServerTls, String> {
     let (chain, key) = match (&args.cert, &args.key) {
         (Some(cert), Some(key)) => {
             let chain = tls::load_certificates(cert).map_err(|error| format!("--cert {error}"))?;
@@ -251,15 +353,19 @@ fn server_tls(args: &ServeArgs, listen: &[IpAddr]) -> Result<(TlsAcceptor, [u8; 
         }
     };
     let fingerprint = tls::sha256(&chain[0]);
-    let acceptor = tls::acceptor(chain, key, &[tls::ALPN_STUN_TURN]).map_err(|error| {
-        match (&args.cert, &args.key) {
-            (Some(cert), Some(key)) => {
-                format!("--cert {} --key {}: {error}", cert.display(), key.display())
-            }
-            _ => error.to_string(),
+    let context = |error: tls::ServerTlsError| match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => {
+            format!("--cert {} --key {}: {error}", cert.display(), key.display())
         }
-    })?;
-    Ok((acceptor, fingerprint))
+        _ => error.to_string(),
+    };
+    let wss = tls::acceptor(chain.clone(), key.clone_key(), &[b"http/1.1"]).map_err(context)?;
+    let stun = tls::acceptor(chain, key, &[tls::ALPN_STUN_TURN]).map_err(context)?;
+    Ok(ServerTls {
+        stun,
+        wss,
+        fingerprint,
+    })
 }
 
 /// Names for a self-signed certificate: `localhost`, the loopback addresses, the specific

@@ -6,6 +6,7 @@ pub mod ports;
 pub mod resolve;
 pub mod responder;
 pub mod route;
+pub mod signaling;
 pub mod silence;
 pub mod stun;
 pub mod tls;

@@ -6,6 +6,7 @@ pub mod account;
 pub mod mtu;
 pub mod ports;
 pub mod room;
+pub mod signaling;
 pub mod stun;
 
 use preflight_reports::{Finding, Severity};

@@ -1,0 +1,344 @@
+//! Signaling rules: what each step of opening TRTC's WebSocket means, in the SDK's terms.
+//!
+//! | observation | finding |
+//! |---|---|
+//! | no family opened the WebSocket (name, TCP, proxy, TLS or upgrade failed) | 16385 SIGNAL_CAHNNEL_SETUP_FAILED, `failed to connect to remote server via websocket`; the step and its cause in the evidence, a fix for that step |
+//! | the proxy asks for authentication (407) | warning naming the schemes (browsers answer NTLM and Negotiate themselves) |
+//! | the upgrade is redirected, or every name gets a certificate for another name | the same 16385, named as a captive portal |
+//! | one family opened, another failed | warning naming the family and the step |
+//! | opened, then dropped or pings unanswered | 16386 SIGNAL_CHANNEL_ERROR |
+//! | the server's `Date` is more than a minute from this clock | warning: clock skew, with the offset |
+//! | TLS not verified (`--insecure`) | info |
+
+use preflight_probes::signaling::{FamilyAttempt, Observation, Route, Step, TcpStep};
+use preflight_probes::signaling::{ProxyStep, UpgradeOutcome};
+use preflight_probes::tls::{TlsFailure, Verification};
+use preflight_reports::{Finding, Severity};
+use serde_json::{json, Map, Value};
+
+use super::{note, sdk_error};
+use crate::catalog::sdk;
+use crate::time::{human_duration, UnixTime};
+
+/// The message string of a WebSocket that cannot be opened.
+pub const WEBSOCKET_FAILED: &str = "failed to connect to remote server via websocket";
+/// A server clock further than this from ours is a warning.
+pub const SKEW_WARNING_S: i64 = 60;
+
+/// Findings of one signaling probe.
+pub fn findings(observation: &Observation) -> Vec<Finding> {
+    let target = &observation.target;
+    let mut findings = Vec::new();
+    let failures = observation.failures();
+    if !observation.opened() {
+        // 407: the browser would answer the challenge itself; this tool cannot vouch either way.
+        let auth: Vec<&FamilyAttempt> = observation
+            .families
+            .iter()
+            .filter(|attempt| matches!(attempt.proxy, Some(ProxyStep::AuthRequired { .. })))
+            .collect();
+        if let (Some(attempt), Route::Proxy(proxy)) = (auth.first(), &observation.route) {
+            if let Some(ProxyStep::AuthRequired { schemes, .. }) = &attempt.proxy {
+                findings.push(note(
+                    Severity::Warning,
+                    "The proxy asks for authentication before it opens the tunnel to TRTC's signaling: browsers answer NTLM and Negotiate challenges with the user's login themselves; this tool could not, so it cannot tell whether signaling passes beyond the proxy.",
+                    format!(
+                        "The proxy {} ({}) answered 407 to CONNECT {} and offers {}.",
+                        proxy.url,
+                        proxy.variable,
+                        target.authority(),
+                        if schemes.is_empty() { "no scheme".to_string() } else { schemes.join(", ") }
+                    ),
+                    format!(
+                        "Make sure the users' browsers are configured to authenticate to {} (integrated Windows authentication for NTLM/Negotiate), or exempt {} from proxy authentication.",
+                        proxy.host, target.host
+                    ),
+                ));
+                return findings;
+            }
+        }
+        let evidence = failures
+            .iter()
+            .map(|failure| {
+                let family = failure.family.map_or(String::new(), |family| {
+                    format!("{}, ", family.as_str().replace("ip", "IP"))
+                });
+                format!(
+                    "{}{} step: {}",
+                    family,
+                    failure.step.as_str(),
+                    failure.detail
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        let fix = fix_for(observation);
+        findings.push(sdk_error(
+            sdk::SIGNAL_CAHNNEL_SETUP_FAILED,
+            Some(WEBSOCKET_FAILED),
+            None,
+            format!(
+                "The WebSocket to {} did not open ({}). {evidence}.",
+                target.url,
+                route_text(&observation.route)
+            ),
+            fix,
+        ));
+        findings.extend(skew(observation));
+        return findings;
+    }
+    for failure in failures.iter().filter(|failure| failure.step.before_open()) {
+        findings.push(note(
+            Severity::Warning,
+            "The WebSocket opens over one address family and not over the other: a browser that tries the failing family first loses seconds before it falls back.",
+            format!(
+                "{} over {}: the {} step failed: {}.",
+                target.url,
+                failure.family.map_or("?".to_string(), |family| family.as_str().replace("ip", "IP")),
+                failure.step.as_str(),
+                failure.detail
+            ),
+            format!("Fix the route or firewall for that family to {} (TCP {}), or remove its DNS record.", target.host, target.port),
+        ));
+    }
+    for attempt in observation
+        .families
+        .iter()
+        .filter(|attempt| attempt.opened())
+    {
+        if let Some((Step::Session, detail)) = attempt.first_failure() {
+            findings.push(sdk_error(
+                sdk::SIGNAL_CHANNEL_ERROR,
+                None,
+                None,
+                format!("The WebSocket to {} ({}) opened, then: {detail}.", target.url, attempt.address),
+                format!(
+                    "Something between here and {} cuts or stalls idle WebSocket connections (a proxy or firewall with a short timeout, or a load balancer): allow long-lived WebSocket connections to {} on TCP {}.",
+                    target.host, target.host, target.port
+                ),
+            ));
+        }
+    }
+    findings.extend(skew(observation));
+    if observation.families.iter().any(|attempt| matches!(&attempt.tls, Some(Ok(facts)) if facts.verification == Verification::Off)) {
+        findings.push(note(
+            Severity::Info,
+            "The TLS certificate was not verified (--insecure): the WebSocket opened, but who answered is not proven.",
+            "--insecure was given.".to_string(),
+            "Drop --insecure and pass --pin sha256:... (printed by `serve`) or --ca FILE.".to_string(),
+        ));
+    }
+    findings
+}
+
+fn route_text(route: &Route) -> String {
+    match route {
+        Route::Direct => "direct".to_string(),
+        Route::Bypassed { variable, entry } => {
+            format!("direct: {variable} entry {entry:?} bypasses the proxy")
+        }
+        Route::Proxy(proxy) => format!("through the proxy {} from {}", proxy.url, proxy.variable),
+        Route::Unsupported(error) => format!("direct: {error}"),
+    }
+}
+
+/// A fix for the first step that failed.
+fn fix_for(observation: &Observation) -> String {
+    let target = &observation.target;
+    let (host, port) = (&target.host, target.port);
+    if let Err(error) = &observation.resolution.result {
+        return format!(
+            "The name {} does not resolve here ({error}): check this machine's DNS servers, and that the network lets DNS out; a captive portal may also hold DNS until you sign in.",
+            observation.resolution.host
+        );
+    }
+    let Some(attempt) = observation
+        .families
+        .iter()
+        .find(|attempt| attempt.first_failure().is_some())
+    else {
+        return format!("Allow outbound TCP {port} to {host}.");
+    };
+    if !attempt.tcp.connected() {
+        if attempt.via_proxy {
+            return format!(
+                "The proxy at {} does not accept connections: check the proxy settings ({}) or ask who runs the proxy.",
+                attempt.address,
+                match &observation.route {
+                    Route::Proxy(proxy) => proxy.variable.clone(),
+                    _ => "HTTPS_PROXY".to_string(),
+                }
+            );
+        }
+        return match &attempt.tcp {
+            TcpStep::Refused => format!(
+                "Nothing accepts TCP {port} at {} or a firewall resets it: allow outbound TCP {port} to {host}.",
+                attempt.address
+            ),
+            TcpStep::TimedOut { .. } => format!(
+                "A firewall drops TCP {port} to {host} ({}): allow outbound TCP {port} to {host}.",
+                attempt.address.ip()
+            ),
+            _ => format!("This machine has no route to {} ({}): check its network connection and routes.", host, attempt.address.ip()),
+        };
+    }
+    if let Some(step) = &attempt.proxy {
+        if let Route::Proxy(proxy) = &observation.route {
+            return match step {
+                ProxyStep::Refused { status, reason, .. } => format!(
+                    "The proxy {} refuses CONNECT {}:{port} ({status} {reason}): ask its administrators to allow {host} on port {port} (TRTC's signaling is a WebSocket over TLS).",
+                    proxy.url, host
+                ),
+                _ => format!("The proxy {} did not open a tunnel to {host}:{port}: check the proxy, or bypass it for {host} with NO_PROXY.", proxy.url),
+            };
+        }
+    }
+    if let Some(Err(failure)) = &attempt.tls {
+        return tls_fix(failure, host, observation);
+    }
+    match &attempt.upgrade {
+        Some(UpgradeOutcome::Redirected { location, .. }) => format!(
+            "The request was redirected{}: a captive portal (sign in to the network in a browser) or a proxy rewriting requests; then re-run.",
+            location.as_deref().map_or(String::new(), |location| format!(" to {location}"))
+        ),
+        Some(UpgradeOutcome::Refused { status, .. }) => format!(
+            "The server (or a proxy or web filter in front of it) refused the WebSocket upgrade with {status}: allow WebSocket upgrades to {host} (TCP {port}), and check the URL's path."
+        ),
+        _ => format!(
+            "Something between here and {host} breaks the WebSocket upgrade (a proxy or web filter that does not pass `Upgrade: websocket`): allow WebSocket traffic to {host} on TCP {port}."
+        ),
+    }
+}
+
+fn tls_fix(failure: &TlsFailure, host: &str, observation: &Observation) -> String {
+    match failure {
+        TlsFailure::UnknownIssuer { .. } if failure.leaf().is_some_and(|leaf| leaf.self_signed) => {
+            let subject = failure.leaf().map_or(String::new(), |leaf| leaf.subject.clone());
+            format!(
+                "{host} presents a self-signed certificate ({subject}): for a `trtc-preflight serve`, pass the --pin it printed at start; anywhere else, a device is intercepting TLS to {host}."
+            )
+        }
+        TlsFailure::UnknownIssuer { .. } => {
+            let issuer = failure.leaf().map_or("an unknown authority".to_string(), |leaf| leaf.issuer.clone());
+            format!(
+                "The certificate for {host} was issued by {issuer}, which this machine does not trust: usually TLS inspection by a firewall or antivirus. Install that authority's root certificate in the OS trust store (or pass --ca), or exempt {host} from inspection."
+            )
+        }
+        TlsFailure::Expired { .. } | TlsFailure::NotYetValid { .. } => format!(
+            "The certificate for {host} is outside its dates by this machine's clock: if this clock is wrong, set it right (NTP); if it is right, whoever serves {host} must renew the certificate (or a TLS-inspecting device serves a stale one)."
+        ),
+        TlsFailure::NameMismatch { .. } => {
+            let captive = observation.families.iter().all(|attempt| matches!(&attempt.tls, Some(Err(TlsFailure::NameMismatch { .. }))));
+            let names = failure.leaf().map_or(String::new(), |leaf| leaf.names.join(", "));
+            if captive {
+                format!(
+                    "Another server answers for {host} with a certificate for {names}: typically a captive portal (sign in to the network in a browser) or a proxy intercepting TLS."
+                )
+            } else {
+                format!("The certificate presented for {host} names only {names}: check the URL's host, or what intercepts TLS to it.")
+            }
+        }
+        TlsFailure::PinMismatch { .. } => "The certificate is not the pinned one: pass the --pin that this `serve` printed at start.".to_string(),
+        TlsFailure::NotTls { .. } => format!(
+            "Something that does not speak TLS answers on {host}'s port: a proxy or firewall that expects plain HTTP there; use wss:// through the configured proxy or allow TLS to {host}."
+        ),
+        _ => format!("The TLS handshake with {host} failed: {failure}. Allow TLS 1.2 or 1.3 to {host} on TCP 443 without interception."),
+    }
+}
+
+/// The clock-skew warning, when the server's `Date` is far from this machine's clock.
+fn skew(observation: &Observation) -> Option<Finding> {
+    let attempt = observation
+        .families
+        .iter()
+        .find(|attempt| attempt.server_date.is_some() && attempt.received_at.is_some())?;
+    let (server, local) = (attempt.server_date?, attempt.received_at?);
+    let offset = local - server;
+    if offset.abs() <= SKEW_WARNING_S {
+        return None;
+    }
+    Some(note(
+        Severity::Warning,
+        "This machine's clock is far from the signaling server's: userSig and certificate checks compare times, so a skewed clock makes valid ones look expired or not yet valid.",
+        format!(
+            "{} said it is {}; this machine said {} ({} {}).",
+            observation.target.host,
+            UnixTime(server).rfc3339(),
+            UnixTime(local).rfc3339(),
+            human_duration(offset),
+            if offset > 0 { "ahead" } else { "behind" }
+        ),
+        "Synchronise this machine's clock with NTP (timedatectl set-ntp true, or the OS's date and time settings).".to_string(),
+    ))
+}
+
+/// The `metrics` object of a signaling probe.
+pub fn metrics(observation: &Observation) -> Map<String, Value> {
+    let ms = |duration: Option<std::time::Duration>| {
+        duration.map(|d| (d.as_secs_f64() * 1_000_000.0).round() / 1000.0)
+    };
+    let families: Vec<Value> = observation
+        .families
+        .iter()
+        .map(|attempt| {
+            json!({
+                "family": attempt.family.as_str(),
+                "address": attempt.address.to_string(),
+                "via_proxy": attempt.via_proxy,
+                "tcp": attempt.tcp.kind(),
+                "proxy": attempt.proxy.as_ref().map(ProxyStep::kind),
+                "tls": attempt.tls.as_ref().map(|tls| match tls {
+                    Ok(facts) => json!({
+                        "protocol": facts.protocol,
+                        "verification": facts.verification.as_str(),
+                        "issuer": facts.leaf.as_ref().map(|leaf| leaf.issuer.clone()),
+                        "not_after": facts.leaf.as_ref().map(|leaf| UnixTime(leaf.not_after).rfc3339()),
+                    }),
+                    Err(failure) => json!({"failure": failure.kind(), "detail": failure.to_string()}),
+                }),
+                "upgrade": attempt.upgrade.as_ref().map(UpgradeOutcome::kind),
+                "status": attempt.upgrade.as_ref().and_then(UpgradeOutcome::status),
+                "opened": attempt.opened(),
+                "first_failure": attempt.first_failure().map(|(step, detail)| json!({"step": step.as_str(), "detail": detail})),
+                "pongs_ms": attempt.pongs.iter().map(|pong| ms(*pong)).collect::<Vec<_>>(),
+                "dropped": attempt.dropped.as_ref().map(|dropped| dropped.how.kind()),
+                "clock_offset_s": attempt.server_date.zip(attempt.received_at).map(|(server, local)| local - server),
+                "timings_ms": {
+                    "tcp": ms(attempt.timings.tcp),
+                    "proxy": ms(attempt.timings.proxy),
+                    "tls": ms(attempt.timings.tls),
+                    "upgrade": ms(attempt.timings.upgrade),
+                    "open": ms(attempt.timings.open),
+                },
+            })
+        })
+        .collect();
+    let mut map = Map::new();
+    map.insert("url".into(), json!(observation.target.url));
+    map.insert(
+        "route".into(),
+        json!(match &observation.route {
+            Route::Direct => "direct",
+            Route::Bypassed { .. } => "bypassed",
+            Route::Proxy(_) => "proxy",
+            Route::Unsupported(_) => "unsupported_proxy",
+        }),
+    );
+    map.insert(
+        "proxy".into(),
+        json!(observation.route.proxy().map(|proxy| proxy.url.clone())),
+    );
+    map.insert(
+        "addresses".into(),
+        json!(match &observation.resolution.result {
+            Ok(resolved) => resolved
+                .all()
+                .map(|address| address.to_string())
+                .collect::<Vec<_>>(),
+            Err(_) => Vec::new(),
+        }),
+    );
+    map.insert("opened".into(), json!(observation.opened()));
+    map.insert("families".into(), Value::Array(families));
+    map
+}
