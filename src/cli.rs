@@ -74,6 +74,10 @@ pub struct CheckArgs {
     /// The WebSocket signaling endpoint (ws:// or wss://).
     #[arg(long, value_name = "URL", help_heading = "Network")]
     pub signal: Option<String>,
+    /// After the signaling check, drop the WebSocket and reconnect with backoff (3 tries), as
+    /// the SDK does after a network drop.
+    #[arg(long, help_heading = "Network")]
+    pub signal_reconnect: bool,
     /// The signaling URL of a WebRTC test peer (`trtc-preflight serve`).
     #[arg(long, value_name = "URL", help_heading = "Network")]
     pub peer: Option<String>,

@@ -90,6 +90,7 @@ struct Profile {
     turn_user: Option<String>,
     signal: Option<Spanned<String>>,
     peer: Option<Spanned<String>>,
+    signal_reconnect: Option<bool>,
     ports: Option<String>,
     udp_ports: Option<Spanned<PortList>>,
     tcp_ports: Option<Spanned<PortList>>,
@@ -537,6 +538,7 @@ pub fn build_plan(args: &CheckArgs, env: &Env) -> Result<Plan, ConfigError> {
             "pass --ports HOST (a `serve` beyond the firewall).",
         );
     }
+    let signal_reconnect = args.signal_reconnect || profile.signal_reconnect.unwrap_or(false);
     let signal = network
         .signal
         .iter()
@@ -548,7 +550,10 @@ pub fn build_plan(args: &CheckArgs, env: &Env) -> Result<Plan, ConfigError> {
             // Each step has its own timeout (3 s connect, 5 s proxy, TLS and upgrade, pings).
             deadline: NETWORK_DEADLINE + Duration::from_secs(15),
             job: match preflight_probes::signaling::Target::parse(url) {
-                Ok(target) => Job::Signaling(target),
+                Ok(target) => Job::Signaling {
+                    target,
+                    reconnect: signal_reconnect,
+                },
                 Err(_) => Job::Unavailable,
             },
         })

@@ -69,7 +69,12 @@ pub enum Job {
     /// The port matrix of a host.
     Ports(preflight_probes::ports::Spec),
     /// A WebSocket signaling endpoint.
-    Signaling(preflight_probes::signaling::Target),
+    Signaling {
+        /// The endpoint.
+        target: preflight_probes::signaling::Target,
+        /// `--signal-reconnect`: also drop and reconnect.
+        reconnect: bool,
+    },
     /// The path MTU to a host, through a UDP port that answered in its matrix.
     Mtu {
         /// The host (`--ports`).
@@ -298,7 +303,17 @@ fn job_details(job: &Job) -> Vec<String> {
                 ""
             }
         )],
-        Job::Stun(_) | Job::Signaling(_) => vec![],
+        Job::Stun(_) => vec![],
+        Job::Signaling { reconnect, .. } => {
+            if *reconnect {
+                vec![
+                    "then a drop and up to 3 reconnections with backoff (--signal-reconnect)"
+                        .into(),
+                ]
+            } else {
+                vec![]
+            }
+        }
         Job::Mtu { port, .. } => vec![format!(
             "through the first UDP port that answers in the matrix (else UDP {port})"
         )],

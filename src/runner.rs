@@ -97,6 +97,11 @@ pub struct RunResult {
     pub interrupted: bool,
 }
 
+/// Reconnections tried after a forced drop (`--signal-reconnect`), and the first backoff
+/// (doubled each time: 0.5, 1, 2 s).
+const RECONNECT_ATTEMPTS: u32 = 3;
+const RECONNECT_BACKOFF: Duration = Duration::from_millis(500);
+
 /// What every probe task shares: the plan's clock, faults and network settings.
 #[derive(Clone, Debug)]
 struct Shared {
@@ -184,13 +189,22 @@ async fn execute(probe: PlannedProbe, shared: Arc<Shared>) -> Outcome {
             path_outcome(observation)
         }
         Job::Mtu { host, port } => mtu(host, *port, &shared).await,
-        Job::Signaling(target) => {
+        Job::Signaling { target, reconnect } => {
             let observation = preflight_probes::signaling::probe(target, &shared.signaling).await;
-            Outcome {
-                metrics: diagnose::signaling::metrics(&observation),
-                findings: diagnose::signaling::findings(&observation),
-                ..Outcome::default()
+            let mut metrics = diagnose::signaling::metrics(&observation);
+            let mut findings = diagnose::signaling::findings(&observation);
+            if *reconnect && observation.opened() {
+                let attempts = preflight_probes::signaling::reconnect(
+                    target,
+                    &shared.signaling,
+                    RECONNECT_ATTEMPTS,
+                    RECONNECT_BACKOFF,
+                )
+                .await;
+                findings.extend(diagnose::signaling::reconnect_findings(target, &attempts));
+                metrics.insert("reconnect".into(), diagnose::signaling::reconnect_metrics(&attempts));
             }
+            Outcome { metrics, findings, ..Outcome::default() }
         }
         Job::Unavailable => Outcome {
             findings: vec![diagnose::note(

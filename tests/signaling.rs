@@ -281,3 +281,64 @@ fn a_server_clock_hours_off_is_a_skew_warning() {
         "{evidence}"
     );
 }
+
+#[test]
+fn reconnection_works_against_serve() {
+    let serve = Serve::start(None, &["--listen", "127.0.0.1", "--signal-ws", "0"]);
+    let ws = format!("ws://127.0.0.1:{}/", serve.port("signal/ws"));
+    let (output, report, _) = check(None, &ws, &["--signal-reconnect"]);
+    assert_eq!(output.status.code(), Some(0), "{report:#}");
+    let attempts = only(&report)["metrics"]["reconnect"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        attempts.len(),
+        2,
+        "the first open, then one reopening: {attempts:?}"
+    );
+    assert_eq!(attempts[1]["opened"], true);
+}
+
+#[test]
+fn a_server_that_stops_accepting_fails_reconnection_with_16390() {
+    // Accepts two WebSocket connections (the check, then the reconnection check's first open),
+    // then closes its listening socket: every reopening is refused.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(2).flatten() {
+            if let Ok(socket) = tokio_tungstenite::tungstenite::accept(stream) {
+                held.push(socket);
+            }
+            if held.len() == 1 {
+                // The check's own pings need answers: serve them on a thread.
+                let mut socket = held.pop().unwrap();
+                std::thread::spawn(move || while socket.read().is_ok() {});
+            }
+        }
+        // No more accepts: every reopening is refused from now on.
+        drop(listener);
+        drop(held);
+    });
+    let (output, report, _) = check(None, &format!("ws://{address}/"), &["--signal-reconnect"]);
+    assert_eq!(output.status.code(), Some(1), "{report:#}");
+    let signaling = only(&report);
+    assert_eq!(
+        findings(signaling),
+        [("error".to_string(), Some(16390))],
+        "{signaling:#}"
+    );
+    assert_eq!(
+        signaling["findings"][0]["message"],
+        "SignalChannel reconnect failed"
+    );
+    assert!(
+        signaling["findings"][0]["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("tcp step"),
+        "{signaling:#}"
+    );
+}

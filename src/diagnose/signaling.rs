@@ -8,8 +8,10 @@
 //! | one family opened, another failed | warning naming the family and the step |
 //! | opened, then dropped or pings unanswered | 16386 SIGNAL_CHANNEL_ERROR |
 //! | the server's `Date` is more than a minute from this clock | warning: clock skew, with the offset |
+//! | `--signal-reconnect`: opened, dropped, and no reconnection opened | 16390 SIGNAL_CHANNEL_RECONNECTION_FAILED, `SignalChannel reconnect failed` |
 //! | TLS not verified (`--insecure`) | info |
 
+use preflight_probes::signaling::{Attempt, AttemptOutcome, Target};
 use preflight_probes::signaling::{FamilyAttempt, Observation, Route, Step, TcpStep};
 use preflight_probes::signaling::{ProxyStep, UpgradeOutcome};
 use preflight_probes::tls::{TlsFailure, Verification};
@@ -270,6 +272,64 @@ fn skew(observation: &Observation) -> Option<Finding> {
         ),
         "Synchronise this machine's clock with NTP (timedatectl set-ntp true, or the OS's date and time settings).".to_string(),
     ))
+}
+
+/// The message string of a reconnection that never succeeded.
+pub const RECONNECT_FAILED: &str = "SignalChannel reconnect failed";
+
+/// After a forced drop: `16390` when no reconnection succeeded.
+pub fn reconnect_findings(target: &Target, attempts: &[Attempt]) -> Vec<Finding> {
+    let first_opened = attempts.first().is_some_and(Attempt::opened);
+    let reopened = attempts.iter().skip(1).any(Attempt::opened);
+    if !first_opened || reopened {
+        return Vec::new();
+    }
+    let tries: Vec<String> = attempts
+        .iter()
+        .skip(1)
+        .map(|attempt| {
+            let why = match &attempt.outcome {
+                AttemptOutcome::Failed { failures } => failures
+                    .iter()
+                    .map(|failure| format!("{} step: {}", failure.step.as_str(), failure.detail))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                AttemptOutcome::Opened { .. } => "opened".to_string(),
+            };
+            format!(
+                "try {} after {} ms: {why}",
+                attempt.number,
+                attempt.waited.as_millis()
+            )
+        })
+        .collect();
+    vec![sdk_error(
+        sdk::SIGNAL_CHANNEL_RECONNECTION_FAILED,
+        Some(RECONNECT_FAILED),
+        None,
+        format!("The WebSocket to {} opened, was dropped on purpose, and did not open again: {}.", target.url, tries.join("; ")),
+        format!(
+            "The first connection works but new ones are refused: a proxy, firewall or load balancer that limits connections per client, or a server that stops accepting; allow repeated WebSocket connections to {} on TCP {}.",
+            target.host, target.port
+        ),
+    )]
+}
+
+/// The reconnection attempts as metrics.
+pub fn reconnect_metrics(attempts: &[Attempt]) -> Value {
+    Value::Array(
+        attempts
+            .iter()
+            .map(|attempt| {
+                json!({
+                    "number": attempt.number,
+                    "waited_ms": attempt.waited.as_millis() as u64,
+                    "took_ms": attempt.took.as_millis() as u64,
+                    "opened": attempt.opened(),
+                })
+            })
+            .collect(),
+    )
 }
 
 /// The `metrics` object of a signaling probe.
