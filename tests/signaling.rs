@@ -342,3 +342,162 @@ fn a_server_that_stops_accepting_fails_reconnection_with_16390() {
         "{signaling:#}"
     );
 }
+
+/// A process killed on drop.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Python's `websockets` (Debian's python3-websockets), a WebSocket server nobody here wrote:
+/// echoes messages, answers pings; with `refuse`, answers the upgrade with 403.
+fn python_websockets(refuse: bool) -> (Child, u16) {
+    let script = r#"
+import asyncio, http, sys, websockets
+async def handler(ws, path=None):
+    async for message in ws:
+        await ws.send(message)
+async def refuse(path, headers):
+    return (http.HTTPStatus.FORBIDDEN, [("Content-Type", "text/plain")], b"not here\n")
+async def main():
+    kwargs = {"process_request": refuse} if sys.argv[1] == "refuse" else {}
+    async with websockets.serve(handler, "127.0.0.1", 0, **kwargs) as server:
+        print(server.sockets[0].getsockname()[1], flush=True)
+        await asyncio.Future()
+asyncio.run(main())
+"#;
+    let mut child = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", script, if refuse { "refuse" } else { "serve" }])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("/usr/bin/python3 with python3-websockets (.ci/run installs it)");
+    let mut line = String::new();
+    use std::io::BufRead;
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("python websockets printed {line:?}"));
+    (Child(child), port)
+}
+
+#[test]
+fn against_python_websockets_a_server_nobody_here_wrote() {
+    let (_server, port) = python_websockets(false);
+    let (output, report, _) = check(None, &format!("ws://127.0.0.1:{port}/"), &[]);
+    assert_eq!(output.status.code(), Some(0), "{report:#}");
+    let family = &only(&report)["metrics"]["families"][0];
+    assert_eq!(family["opened"], true);
+    assert!(
+        family["pongs_ms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|pong| pong.is_number()),
+        "{family:#}"
+    );
+    let (_server, port) = python_websockets(true);
+    let (output, report, _) = check(None, &format!("ws://127.0.0.1:{port}/"), &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let finding = &only(&report)["findings"][0];
+    assert_eq!(finding["code"], 16385);
+    assert!(
+        finding["evidence"].as_str().unwrap().contains("403"),
+        "{finding:#}"
+    );
+}
+
+/// tinyproxy (Debian), a real HTTP CONNECT proxy, on a free loopback port with `extra` config.
+fn tinyproxy(extra: &str) -> (Child, u16, tempfile::TempDir) {
+    let port = lab::free_ports(1)[0];
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tinyproxy.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "Port {port}\nListen 127.0.0.1\nTimeout 10\nMaxClients 20\nLogLevel Error\n{extra}\n"
+        ),
+    )
+    .unwrap();
+    let child = std::process::Command::new("tinyproxy")
+        .args(["-d", "-c", config.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("tinyproxy (Debian) is installed: .ci/run installs it");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "tinyproxy did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (Child(child), port, dir)
+}
+
+#[test]
+fn through_tinyproxy_from_https_proxy_and_a_proxy_that_asks_for_credentials() {
+    let serve = Serve::start(None, &["--listen", "127.0.0.1", "--signal-wss", "0"]);
+    let pin = serve.pin.clone().unwrap();
+    let wss = format!("wss://127.0.0.1:{}/", serve.port("signal/wss"));
+    let (_proxy, port, _dir) = tinyproxy("");
+    let output = preflight(None)
+        .env("HTTPS_PROXY", format!("http://127.0.0.1:{port}"))
+        .args([
+            "check",
+            "--only",
+            "signaling",
+            "--format",
+            "json",
+            "--signal",
+            &wss,
+            "--pin",
+            &pin,
+        ])
+        .output()
+        .unwrap();
+    let report = json(&output);
+    validate(&report);
+    assert_eq!(output.status.code(), Some(0), "{report:#}");
+    let metrics = &only(&report)["metrics"];
+    assert_eq!(metrics["route"], "proxy");
+    assert_eq!(metrics["families"][0]["proxy"], "tunnel");
+
+    let (_proxy, port, _dir) = tinyproxy("BasicAuth preflight secret");
+    let output = preflight(None)
+        .env("HTTPS_PROXY", format!("http://127.0.0.1:{port}"))
+        .args([
+            "check",
+            "--only",
+            "signaling",
+            "--format",
+            "json",
+            "--signal",
+            &wss,
+            "--pin",
+            &pin,
+        ])
+        .output()
+        .unwrap();
+    let report = json(&output);
+    let signaling = only(&report);
+    assert_eq!(
+        findings(signaling),
+        [("warning".to_string(), None)],
+        "{signaling:#}"
+    );
+    let evidence = signaling["findings"][0]["evidence"].as_str().unwrap();
+    assert!(
+        evidence.contains("407")
+            && evidence.contains("Basic")
+            && evidence.contains(&port.to_string()),
+        "{evidence}"
+    );
+}

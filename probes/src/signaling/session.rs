@@ -155,7 +155,13 @@ pub(crate) async fn run(socket: &mut Socket, settings: &Settings, opened: Instan
 /// Sends a close frame and waits up to `wait` for the server's: whether it came.
 pub(crate) async fn close(socket: &mut Socket, wait: Duration) -> bool {
     let deadline = Instant::now() + wait;
-    match tokio::time::timeout_at(deadline, socket.close(None)).await {
+    // 1000 "normal closure": a close frame without a code reads as 1005 to servers, which some
+    // (Python's websockets) log as an abnormal end.
+    let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+        code: tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Normal,
+        reason: "trtc-preflight check done".into(),
+    };
+    match tokio::time::timeout_at(deadline, socket.close(Some(frame))).await {
         Ok(Ok(())) => {}
         _ => return false,
     }
