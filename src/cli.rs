@@ -53,7 +53,7 @@ Exit status: 0 nothing at or above --fail-on; 1 a problem found; 2 bad usage or 
 /// `check` options. Every one can also be set in a TOML profile; flags win.
 #[derive(Debug, Default, Args)]
 pub struct CheckArgs {
-    /// A TOML plan (see examples/).
+    /// A TOML plan (see examples/), or a built-in one: trtc-web.
     #[arg(long, value_name = "FILE")]
     pub profile: Option<String>,
     /// Print the plan and send nothing.
@@ -74,6 +74,10 @@ pub struct CheckArgs {
     /// The WebSocket signaling endpoint (ws:// or wss://).
     #[arg(long, value_name = "URL", help_heading = "Network")]
     pub signal: Option<String>,
+    /// How the signaling check is judged: `websocket` (the upgrade must succeed; default) or
+    /// `reachability` (any HTTP answer after a trusted TLS handshake: TRTC's own servers).
+    #[arg(long, value_name = "websocket|reachability", help_heading = "Network")]
+    pub signal_mode: Option<String>,
     /// After the signaling check, drop the WebSocket and reconnect with backoff (3 tries), as
     /// the SDK does after a network drop.
     #[arg(long, help_heading = "Network")]

@@ -91,6 +91,7 @@ struct Profile {
     signal: Option<Spanned<String>>,
     peer: Option<Spanned<String>>,
     signal_reconnect: Option<bool>,
+    signal_mode: Option<Spanned<String>>,
     ports: Option<String>,
     udp_ports: Option<Spanned<PortList>>,
     tcp_ports: Option<Spanned<PortList>>,
@@ -144,6 +145,17 @@ struct ProfileOutput {
     path: Option<String>,
 }
 
+/// The built-in profiles, by name.
+pub const BUILTIN_PROFILES: &[(&str, &str)] =
+    &[("trtc-web", include_str!("profiles/trtc-web.toml"))];
+
+fn builtin(name: &str) -> Option<&'static str> {
+    BUILTIN_PROFILES
+        .iter()
+        .find(|(builtin, _)| *builtin == name)
+        .map(|(_, text)| *text)
+}
+
 /// A loaded profile and what is needed to point at its lines.
 struct LoadedProfile {
     profile: Profile,
@@ -155,11 +167,17 @@ struct LoadedProfile {
 impl LoadedProfile {
     fn load(name: &str) -> Result<LoadedProfile, ConfigError> {
         let path = Path::new(name);
-        let text = std::fs::read_to_string(path).map_err(|error| {
-            ConfigError(format!(
-                "--profile {name}: cannot read the profile ({error}); give the path of a TOML file like examples/account.toml"
-            ))
-        })?;
+        // A file of that name wins; else a built-in profile.
+        let text = match (std::fs::read_to_string(path), builtin(name)) {
+            (Ok(text), _) => text,
+            (Err(_), Some(text)) => text.to_string(),
+            (Err(error), None) => {
+                return Err(ConfigError(format!(
+                    "--profile {name}: cannot read the profile ({error}); give the path of a TOML file like examples/account.toml, or a built-in profile: {}",
+                    BUILTIN_PROFILES.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
+                )))
+            }
+        };
         let profile: Profile = toml::from_str(&text).map_err(|error| {
             let line = error.span().map(|span| line_of(&text, span.start));
             let message = error.message().trim_end().replace('\n', " ");
@@ -483,7 +501,7 @@ pub fn build_plan(args: &CheckArgs, env: &Env) -> Result<Plan, ConfigError> {
     plan_kind(
         Kind::Ports,
         ports,
-        "pass --ports HOST (a TRTC host, or a `serve` beyond the firewall).",
+        "pass --ports HOST of a `serve` beyond the firewall (it answers STUN on TRTC's ports).",
     );
     let mtu = ports_host
         .iter()
@@ -539,6 +557,13 @@ pub fn build_plan(args: &CheckArgs, env: &Env) -> Result<Plan, ConfigError> {
         );
     }
     let signal_reconnect = args.signal_reconnect || profile.signal_reconnect.unwrap_or(false);
+    let signal_reachability = match (&args.signal_mode, &profile.signal_mode) {
+        (Some(mode), _) => parse_signal_mode("--signal-mode", mode)?,
+        (None, Some(mode)) => {
+            parse_signal_mode(&at(&|l| l.at(mode, "signal_mode")), mode.get_ref())?
+        }
+        (None, None) => false,
+    };
     let signal = network
         .signal
         .iter()
@@ -553,6 +578,7 @@ pub fn build_plan(args: &CheckArgs, env: &Env) -> Result<Plan, ConfigError> {
                 Ok(target) => Job::Signaling {
                     target,
                     reconnect: signal_reconnect,
+                    reachability: signal_reachability,
                 },
                 Err(_) => Job::Unavailable,
             },
@@ -661,6 +687,18 @@ fn read_secret(
             });
     }
     Ok(None)
+}
+
+/// `websocket` (the upgrade must succeed) or `reachability` (any HTTP answer after a trusted TLS
+/// handshake counts: for TRTC's own servers, which want the SDK's parameters).
+fn parse_signal_mode(origin: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim() {
+        "websocket" => Ok(false),
+        "reachability" => Ok(true),
+        other => Err(ConfigError(format!(
+            "{origin}: {other:?} is not `websocket` or `reachability`"
+        ))),
+    }
 }
 
 fn parse_kind(flag: &str, value: &str) -> Result<Kind, ConfigError> {

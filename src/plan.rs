@@ -74,6 +74,8 @@ pub enum Job {
         target: preflight_probes::signaling::Target,
         /// `--signal-reconnect`: also drop and reconnect.
         reconnect: bool,
+        /// `--signal-mode reachability`: any HTTP answer after a trusted TLS handshake counts.
+        reachability: bool,
     },
     /// The path MTU to a host, through a UDP port that answered in its matrix.
     Mtu {
@@ -304,15 +306,25 @@ fn job_details(job: &Job) -> Vec<String> {
             }
         )],
         Job::Stun(_) => vec![],
-        Job::Signaling { reconnect, .. } => {
-            if *reconnect {
-                vec![
-                    "then a drop and up to 3 reconnections with backoff (--signal-reconnect)"
-                        .into(),
-                ]
-            } else {
-                vec![]
+        Job::Signaling {
+            reconnect,
+            reachability,
+            ..
+        } => {
+            let mut details = Vec::new();
+            if *reachability {
+                details.push(
+                    "judged by reachability: DNS, TCP, trusted TLS, then any HTTP answer"
+                        .to_string(),
+                );
             }
+            if *reconnect {
+                details.push(
+                    "then a drop and up to 3 reconnections with backoff (--signal-reconnect)"
+                        .to_string(),
+                );
+            }
+            details
         }
         Job::Mtu { port, .. } => vec![format!(
             "through the first UDP port that answers in the matrix (else UDP {port})"

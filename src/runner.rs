@@ -189,10 +189,10 @@ async fn execute(probe: PlannedProbe, shared: Arc<Shared>) -> Outcome {
             path_outcome(observation)
         }
         Job::Mtu { host, port } => mtu(host, *port, &shared).await,
-        Job::Signaling { target, reconnect } => {
+        Job::Signaling { target, reconnect, reachability } => {
             let observation = preflight_probes::signaling::probe(target, &shared.signaling).await;
             let mut metrics = diagnose::signaling::metrics(&observation);
-            let mut findings = diagnose::signaling::findings(&observation);
+            let mut findings = diagnose::signaling::findings(&observation, *reachability);
             if *reconnect && observation.opened() {
                 let attempts = preflight_probes::signaling::reconnect(
                     target,

@@ -10,6 +10,7 @@
 //! | the server's `Date` is more than a minute from this clock | warning: clock skew, with the offset |
 //! | `--signal-reconnect`: opened, dropped, and no reconnection opened | 16390 SIGNAL_CHANNEL_RECONNECTION_FAILED, `SignalChannel reconnect failed` |
 //! | TLS not verified (`--insecure`) | info |
+//! | `--signal-mode reachability` (TRTC's own servers): a trusted TLS handshake and any HTTP answer | info: reachable |
 
 use preflight_probes::signaling::{Attempt, AttemptOutcome, Target};
 use preflight_probes::signaling::{FamilyAttempt, Observation, Route, Step, TcpStep};
@@ -27,11 +28,39 @@ pub const WEBSOCKET_FAILED: &str = "failed to connect to remote server via webso
 /// A server clock further than this from ours is a warning.
 pub const SKEW_WARNING_S: i64 = 60;
 
-/// Findings of one signaling probe.
-pub fn findings(observation: &Observation) -> Vec<Finding> {
+/// Whether a family got an HTTP answer from the server itself (not a redirect) after a trusted
+/// TLS handshake: for TRTC's own servers, the path is open even when a bare upgrade is refused.
+fn reached(attempt: &FamilyAttempt) -> Option<u16> {
+    let trusted =
+        matches!(&attempt.tls, Some(Ok(facts)) if facts.verification != Verification::Off);
+    match &attempt.upgrade {
+        Some(UpgradeOutcome::Refused { status, .. }) if trusted => Some(*status),
+        _ => None,
+    }
+}
+
+/// Findings of one signaling probe. With `reachability`, any HTTP answer after a trusted TLS
+/// handshake counts as a reachable server (TRTC's own servers want the SDK's parameters).
+pub fn findings(observation: &Observation, reachability: bool) -> Vec<Finding> {
     let target = &observation.target;
     let mut findings = Vec::new();
     let failures = observation.failures();
+    if reachability && !observation.opened() {
+        if let Some((attempt, status)) = observation
+            .families
+            .iter()
+            .find_map(|attempt| reached(attempt).map(|status| (attempt, status)))
+        {
+            findings.push(note(
+                Severity::Info,
+                "TRTC's signaling server is reachable: DNS, TCP, and a TLS handshake trusted for its name all passed, and the server answered HTTP; a bare upgrade without the SDK's parameters is refused, as expected.",
+                format!("{} ({}) answered {status} to the upgrade after TLS with a certificate trusted for {}.", target.url, attempt.address, target.host),
+                "Nothing to fix: the path the SDK's signaling takes is open.".to_string(),
+            ));
+            findings.extend(skew(observation));
+            return findings;
+        }
+    }
     if !observation.opened() {
         // 407: the browser would answer the challenge itself; this tool cannot vouch either way.
         let auth: Vec<&FamilyAttempt> = observation

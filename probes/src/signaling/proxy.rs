@@ -622,10 +622,22 @@ pub(crate) async fn tunnel(
                     },
                     Vec::new(),
                 ),
-                Ok(httparse::Status::Complete(length)) => (
-                    classify(&answer, &head[length..], proxy),
-                    head[length..].to_vec(),
-                ),
+                Ok(httparse::Status::Complete(length)) => {
+                    let tunnel = answer.code.is_some_and(|code| (200..300).contains(&code));
+                    let mut body = head[length..].to_vec();
+                    // A refusal's body says why ("Access violation"): read a little more of it,
+                    // briefly, when it did not come with the head.
+                    if !tunnel {
+                        let deadline = tokio::time::Instant::now() + BODY_WAIT;
+                        while body.len() < BODY_EXCERPT {
+                            match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+                                Ok(Ok(read)) if read > 0 => body.extend_from_slice(&chunk[..read]),
+                                _ => break,
+                            }
+                        }
+                    }
+                    (classify(&answer, &body, proxy), body)
+                }
                 Err(_) => (
                     ProxyStep::NotHttp {
                         spoke: PeerSpoke::of(&head),
@@ -673,6 +685,9 @@ pub(crate) async fn tunnel(
         }
     }
 }
+
+/// How long to wait for the rest of a refusal's body.
+const BODY_WAIT: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// Classifies a complete answer head; `body` is what came with it.
 fn classify(answer: &httparse::Response<'_, '_>, body: &[u8], proxy: &Proxy) -> ProxyStep {
