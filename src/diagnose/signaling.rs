@@ -57,6 +57,20 @@ pub fn findings(observation: &Observation, reachability: bool) -> Vec<Finding> {
                 format!("{} ({}) answered {status} to the upgrade after TLS with a certificate trusted for {}.", target.url, attempt.address, target.host),
                 "Nothing to fix: the path the SDK's signaling takes is open.".to_string(),
             ));
+            for other in observation
+                .families
+                .iter()
+                .filter(|other| reached(other).is_none() && !other.opened())
+            {
+                if let Some((step, detail)) = other.first_failure() {
+                    findings.push(note(
+                        Severity::Warning,
+                        "TRTC's signaling server is reachable over one address family and not over the other: a browser that tries the failing family first loses seconds before it falls back.",
+                        format!("{} over {}: the {} step failed: {detail}.", target.url, other.family.as_str().replace("ip", "IP"), step.as_str()),
+                        format!("Fix the route or firewall for that family to {} (TCP {}), or remove its DNS record.", target.host, target.port),
+                    ));
+                }
+            }
             findings.extend(skew(observation));
             return findings;
         }
@@ -308,14 +322,17 @@ pub const RECONNECT_FAILED: &str = "SignalChannel reconnect failed";
 
 /// After a forced drop: `16390` when no reconnection succeeded.
 pub fn reconnect_findings(target: &Target, attempts: &[Attempt]) -> Vec<Finding> {
-    let first_opened = attempts.first().is_some_and(Attempt::opened);
-    let reopened = attempts.iter().skip(1).any(Attempt::opened);
-    if !first_opened || reopened {
+    // The check itself opened before this ran: every entry here is a reconnection, the first
+    // one included (it follows the check's own close).
+    if attempts.iter().any(Attempt::opened) && attempts.iter().skip(1).any(Attempt::opened) {
+        return Vec::new();
+    }
+    if attempts.first().is_some_and(Attempt::opened) && attempts.len() == 1 {
         return Vec::new();
     }
     let tries: Vec<String> = attempts
         .iter()
-        .skip(1)
+        .filter(|attempt| !attempt.opened())
         .map(|attempt| {
             let why = match &attempt.outcome {
                 AttemptOutcome::Failed { failures } => failures

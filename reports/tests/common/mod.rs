@@ -1,5 +1,5 @@
 //! Realistic reports shared by the integration tests: several kinds, every status, findings with
-//! and without SDK codes, typed account, room, stun, ports and mtu metrics.
+//! and without SDK codes, typed account, room, stun, ports, mtu and signaling metrics.
 
 #![allow(dead_code)]
 
@@ -151,6 +151,37 @@ pub fn stun_tcp_answered_metrics() -> Map<String, Value> {
             "silence_rule": null,
             "tls": null,
             "tls_failure": null
+        }]
+    }))
+}
+
+/// A signaling probe whose TCP connection timed out, as `diagnose::signaling::metrics` writes
+/// it.
+pub fn signaling_timeout_metrics() -> Map<String, Value> {
+    object(json!({
+        "url": "wss://signal.example.com/ws",
+        "route": "direct",
+        "proxy": null,
+        "addresses": ["198.51.100.9"],
+        "opened": false,
+        "families": [{
+            "family": "ipv4",
+            "address": "198.51.100.9:443",
+            "via_proxy": false,
+            "tcp": "timed_out",
+            "proxy": null,
+            "tls": null,
+            "upgrade": null,
+            "status": null,
+            "opened": false,
+            "first_failure": {
+                "step": "tcp",
+                "detail": "TCP to 198.51.100.9:443: no answer to the TCP connection within 5000 ms"
+            },
+            "pongs_ms": [],
+            "dropped": null,
+            "clock_offset_s": null,
+            "timings_ms": {"tcp": 5000.418, "proxy": null, "tls": null, "upgrade": null, "open": null}
         }]
     }))
 }
@@ -410,7 +441,7 @@ pub fn full_report() -> Report {
             "wss://signal.example.com/ws",
             false,
             5_003,
-            object(json!({"stages": {"dns_ms": 12, "tcp_ms": null}})),
+            signaling_timeout_metrics(),
             vec![Finding {
                 message: Some("failed to connect to remote server via websocket".into()),
                 ..sdk_error(
