@@ -27,6 +27,12 @@
 //! `pin` wins over `ca`, `insecure` over both. "Now" is the system clock, or [`Trust::clock`]
 //! when set (tests, or a plan's injected clock).
 //!
+//! With the default trust, a chain the OS accepted may still end at a root that no browser
+//! ships: one installed on this machine by a TLS-inspecting proxy, firewall or antivirus.
+//! [`HandshakeFacts::public_root`] says whether it ends at one of Mozilla's roots
+//! ([`ends_at_public_root`], a pure function of the certificates presented), and
+//! [`HandshakeFacts::top_issuer`] names the root it ends at.
+//!
 //! # Server: [`self_signed`], [`acceptor`], [`load_certificates`], [`load_private_key`]
 //!
 //! `serve` uses a given certificate chain and key (PEM files), or generates a self-signed
@@ -197,6 +203,15 @@ pub struct HandshakeFacts {
     pub chain: Vec<CertFacts>,
     /// How the certificate was verified.
     pub verification: Verification,
+    /// With the default trust: whether the chain ends at one of the publicly trusted roots
+    /// (Mozilla's, as in `webpki-roots`), judged by [`ends_at_public_root`]. `Some(false)`: the
+    /// OS accepted a chain to a root of its own (a TLS-inspecting proxy or firewall, or a local
+    /// antivirus, whose root was installed on this machine). `None`: not applicable (`--pin`,
+    /// `--ca`, `--insecure`) or could not tell.
+    pub public_root: Option<bool>,
+    /// The name of the root the presented chain ends at (the issuer of its top certificate,
+    /// [`top_issuer`]), RFC 4514 style; `None` when unparseable.
+    pub top_issuer: Option<String>,
     /// From the first byte sent to the handshake's end.
     pub duration: Duration,
 }
@@ -823,6 +838,13 @@ impl Client {
                         .map(|der| CertFacts::of(der))
                         .collect(),
                     verification: self.verification,
+                    public_root: match self.verification {
+                        Verification::Platform => ends_at_public_root(&presented),
+                        // The verifier holds Mozilla's roots only.
+                        Verification::BundledRoots => Some(true),
+                        Verification::CaFile | Verification::Pin | Verification::Off => None,
+                    },
+                    top_issuer: top_issuer(&presented),
                     duration,
                 };
                 Ok((stream, facts))
@@ -975,6 +997,115 @@ where
     Client::new(trust)?
         .connect(stream, server_name, alpn, timeout)
         .await
+}
+
+/// Whether a chain the OS accepted ends at one of the publicly trusted roots: Mozilla's
+/// (`webpki-roots`), the set every browser trusts. `presented` is what the server sent, leaf
+/// first. A pure function of the certificates: the OS's own path (which may use roots and
+/// intermediates of its own) is not seen.
+///
+/// - `Some(true)`: some presented certificate is issued by one of those roots, or is one
+///   (its subject is a root's: a root sent along, or cross-signed). Names are compared as DER
+///   bytes, as certificate verifiers do.
+/// - `Some(false)`: none is, so the OS trusts a root that is not public: typically the CA of a
+///   TLS-inspecting proxy, firewall or antivirus, installed on this machine; or a company's
+///   own CA for its own servers.
+/// - `None`: nothing presented, a certificate that cannot be parsed, or a chain whose top
+///   certificate was issued by a certificate that was not sent and that its Authority
+///   Information Access names (macOS and Windows fetch such a missing intermediate, which may
+///   well be issued by a public root).
+pub fn ends_at_public_root(presented: &[CertificateDer<'_>]) -> Option<bool> {
+    let mut certs = Vec::with_capacity(presented.len());
+    for der in presented {
+        certs.push(x509_parser::parse_x509_certificate(der).ok()?.1);
+    }
+    let public = |name: &x509_parser::x509::X509Name<'_>| {
+        der_contents(name.as_raw()).is_some_and(|subject| {
+            webpki_roots::TLS_SERVER_ROOTS
+                .iter()
+                .any(|root| root.subject.as_ref() == subject)
+        })
+    };
+    if certs
+        .iter()
+        .any(|cert| public(cert.issuer()) || public(cert.subject()))
+    {
+        return Some(true);
+    }
+    let top = top_of(&certs)?;
+    let fetchable_issuer = top.subject().as_raw() != top.issuer().as_raw()
+        && top.iter_extensions().any(|extension| {
+            matches!(
+                extension.parsed_extension(),
+                x509_parser::extensions::ParsedExtension::AuthorityInfoAccess(access)
+                    if access.iter().any(|description| {
+                        description.access_method.to_id_string() == OID_CA_ISSUERS
+                    })
+            )
+        });
+    (!fetchable_issuer).then_some(false)
+}
+
+/// The name of the root a presented chain ends at: the issuer of its top certificate (the
+/// leaf, then each issuer that was sent, followed by name), RFC 4514 style.
+pub fn top_issuer(presented: &[CertificateDer<'_>]) -> Option<String> {
+    let certs: Vec<_> = presented
+        .iter()
+        .map_while(|der| {
+            x509_parser::parse_x509_certificate(der)
+                .ok()
+                .map(|(_, cert)| cert)
+        })
+        .collect();
+    if certs.len() != presented.len() {
+        return None;
+    }
+    top_of(&certs).map(|top| top.issuer().to_string())
+}
+
+/// `id-ad-caIssuers`: where to fetch a certificate's issuer.
+const OID_CA_ISSUERS: &str = "1.3.6.1.5.5.7.48.2";
+
+/// The top of a chain: from the leaf, follow each issuer among the certificates sent (by
+/// name, each certificate once) until none is; servers do not always send them in order.
+fn top_of<'c, 'a>(
+    certs: &'c [x509_parser::certificate::X509Certificate<'a>],
+) -> Option<&'c x509_parser::certificate::X509Certificate<'a>> {
+    let mut current = certs.first()?;
+    let mut visited = vec![0usize];
+    while let Some(index) = (0..certs.len()).find(|index| {
+        !visited.contains(index) && certs[*index].subject().as_raw() == current.issuer().as_raw()
+    }) {
+        visited.push(index);
+        current = &certs[index];
+    }
+    Some(current)
+}
+
+/// The contents of a DER SEQUENCE (a `Name` without its tag and length: how `webpki-roots`
+/// stores a root's subject).
+fn der_contents(tlv: &[u8]) -> Option<&[u8]> {
+    let (&tag, rest) = tlv.split_first()?;
+    if tag != 0x30 {
+        return None;
+    }
+    let (&first, rest) = rest.split_first()?;
+    let (length, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let count = usize::from(first & 0x7F);
+        if count == 0 || count > 4 || rest.len() < count {
+            return None;
+        }
+        let (bytes, rest) = rest.split_at(count);
+        (
+            bytes
+                .iter()
+                .fold(0usize, |length, byte| (length << 8) | usize::from(*byte)),
+            rest,
+        )
+    };
+    (rest.len() == length).then_some(rest)
 }
 
 /// A TLS record starts with a content type 20 to 24 and major version 3.
@@ -1937,6 +2068,216 @@ mod tests {
             error.contains("broken.pem: not a valid PEM file"),
             "{error}"
         );
+    }
+
+    /// A DER SEQUENCE around `contents` (a `Name` from a root's subject).
+    fn der_sequence(contents: &[u8]) -> Vec<u8> {
+        let mut der = vec![0x30];
+        match contents.len() {
+            length @ 0..=0x7F => der.push(length as u8),
+            length @ 0x80..=0xFF => der.extend([0x81, length as u8]),
+            length => der.extend([0x82, (length >> 8) as u8, length as u8]),
+        }
+        der.extend_from_slice(contents);
+        der
+    }
+
+    /// The distinguished name of a real public root, rebuilt attribute by attribute for rcgen
+    /// (`None` when rcgen cannot write it byte for byte: repeated or multi-valued attributes,
+    /// string types other than PrintableString and UTF8String).
+    fn public_root_name(subject: &[u8]) -> Option<rcgen::DistinguishedName> {
+        use x509_parser::prelude::FromDer;
+        let wrapped = der_sequence(subject);
+        let (_, name) = x509_parser::x509::X509Name::from_der(&wrapped).ok()?;
+        let mut rebuilt = rcgen::DistinguishedName::new();
+        for rdn in name.iter() {
+            let mut attributes = rdn.iter();
+            let attribute = attributes.next()?;
+            if attributes.next().is_some() {
+                return None;
+            }
+            let oid: Vec<u64> = attribute.attr_type().iter()?.collect();
+            let text = std::str::from_utf8(attribute.as_slice()).ok()?;
+            let value = match attribute.attr_value().tag().0 {
+                19 => rcgen::DnValue::PrintableString(text.try_into().ok()?),
+                12 => rcgen::DnValue::Utf8String(text.to_string()),
+                _ => return None,
+            };
+            let kind = rcgen::DnType::from_oid(&oid);
+            if rebuilt.get(&kind).is_some() {
+                return None;
+            }
+            rebuilt.push(kind, value);
+        }
+        Some(rebuilt)
+    }
+
+    /// A CA of our own that bears the name of one of Mozilla's roots (not its key), and that
+    /// name as the root's DN string.
+    fn impostor_of_a_public_root() -> (LabCa, String) {
+        for root in webpki_roots::TLS_SERVER_ROOTS {
+            let Some(name) = public_root_name(root.subject.as_ref()) else {
+                continue;
+            };
+            let mut ca = LabCa::new();
+            ca.params.distinguished_name = name;
+            ca.cert = ca.params.self_signed(&ca.key).unwrap().der().clone();
+            let (_, parsed) = x509_parser::parse_x509_certificate(&ca.cert).unwrap();
+            let (same, text) = (
+                der_contents(parsed.subject().as_raw()) == Some(root.subject.as_ref()),
+                parsed.subject().to_string(),
+            );
+            if same {
+                return (ca, text);
+            }
+        }
+        panic!("no root of webpki-roots can be rebuilt by rcgen");
+    }
+
+    #[test]
+    fn a_chain_to_a_private_root_is_not_public() {
+        let ca = LabCa::new();
+        let (leaf, _) = ca.leaf(&["signal.lab"], (2020, 1, 1), (2100, 1, 1));
+        // Leaf alone, leaf and root, and the root sent twice: the top is the lab CA each time.
+        for chain in [
+            vec![leaf.clone()],
+            vec![leaf.clone(), ca.cert.clone()],
+            vec![leaf.clone(), ca.cert.clone(), ca.cert.clone()],
+        ] {
+            assert_eq!(ends_at_public_root(&chain), Some(false), "{}", chain.len());
+            assert_eq!(top_issuer(&chain).as_deref(), Some("CN=Preflight Lab CA"));
+        }
+        // A self-signed certificate the OS would trust (installed by hand).
+        let own = serve_cert();
+        assert_eq!(
+            ends_at_public_root(std::slice::from_ref(&own.cert)),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn a_chain_to_a_public_root_name_is_public() {
+        let (impostor, name) = impostor_of_a_public_root();
+        let (leaf, _) = impostor.leaf(&["signal.example"], (2020, 1, 1), (2100, 1, 1));
+        assert_eq!(ends_at_public_root(std::slice::from_ref(&leaf)), Some(true));
+        assert_eq!(top_issuer(std::slice::from_ref(&leaf)), Some(name.clone()));
+        // The root sent along (or alone: its subject is a public root's).
+        assert_eq!(
+            ends_at_public_root(&[leaf.clone(), impostor.cert.clone()]),
+            Some(true)
+        );
+        assert_eq!(top_issuer(&[leaf, impostor.cert.clone()]), Some(name));
+        assert_eq!(ends_at_public_root(&[impostor.cert]), Some(true));
+    }
+
+    #[test]
+    fn an_intermediate_the_os_may_have_fetched_is_not_judged() {
+        let ca = LabCa::new();
+        let mut params = rcgen::CertificateParams::new(vec!["signal.lab".to_string()]).unwrap();
+        // AuthorityInfoAccess: caIssuers at http://ca.lab/i.der.
+        let uri = b"http://ca.lab/i.der";
+        let mut description = vec![0x06, 0x08, 0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02];
+        description.extend([0x86, uri.len() as u8]);
+        description.extend_from_slice(uri);
+        let access = der_sequence(&der_sequence(&description));
+        params.custom_extensions = vec![rcgen::CustomExtension::from_oid_content(
+            &[1, 3, 6, 1, 5, 5, 7, 1, 1],
+            access,
+        )];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let issuer = rcgen::Issuer::from_params(&ca.params, &ca.key);
+        let leaf = params.signed_by(&key, &issuer).unwrap().der().clone();
+        assert_eq!(ends_at_public_root(std::slice::from_ref(&leaf)), None);
+        // With its issuer sent, the chain is complete: judged.
+        assert_eq!(ends_at_public_root(&[leaf, ca.cert.clone()]), Some(false));
+    }
+
+    #[test]
+    fn nothing_or_junk_cannot_be_judged() {
+        assert_eq!(ends_at_public_root(&[]), None);
+        assert_eq!(top_issuer(&[]), None);
+        let junk = CertificateDer::from(vec![1, 2, 3]);
+        let ca = LabCa::new();
+        assert_eq!(ends_at_public_root(&[ca.cert.clone(), junk.clone()]), None);
+        assert_eq!(top_issuer(&[ca.cert.clone(), junk]), None);
+    }
+
+    #[test]
+    fn der_contents_reads_short_and_long_lengths() {
+        assert_eq!(der_contents(&[0x30, 0x02, 7, 8]), Some(&[7u8, 8][..]));
+        let long = der_sequence(&[9; 200]);
+        assert_eq!(&long[..3], &[0x30, 0x81, 200]);
+        assert_eq!(der_contents(&long), Some(&[9u8; 200][..]));
+        let longer = der_sequence(&[5; 300]);
+        assert_eq!(der_contents(&longer).map(<[u8]>::len), Some(300));
+        for bad in [
+            &[][..],
+            &[0x31, 0x00],
+            &[0x30, 0x03, 1],
+            &[0x30, 0x80],
+            &[0x30],
+        ] {
+            assert_eq!(der_contents(bad), None, "{bad:?}");
+        }
+    }
+
+    /// A client that trusts `ca` the way the OS trusts an installed root: a chain to it is
+    /// verified, and recorded as [`Verification::Platform`].
+    fn as_if_the_os_trusted(ca: &LabCa) -> Client {
+        let mut roots = RootCertStore::empty();
+        roots.add(ca.cert.clone()).unwrap();
+        Client {
+            verifier: WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+                .build()
+                .unwrap(),
+            verification: Verification::Platform,
+            trust: Trust::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_private_root_the_os_trusts_is_a_fact_of_the_handshake() {
+        let ca = LabCa::new();
+        let (cert, key) = ca.leaf(&["signal.lab"], (2020, 1, 1), (2100, 1, 1));
+        let address = tls_server(vec![cert, ca.cert.clone()], key, &[]).await;
+        let stream = TcpStream::connect(address).await.unwrap();
+        let (_, facts) = as_if_the_os_trusted(&ca)
+            .connect(stream, "signal.lab", &[], WAIT)
+            .await
+            .unwrap();
+        assert_eq!(facts.verification, Verification::Platform);
+        assert_eq!(facts.public_root, Some(false));
+        assert_eq!(facts.top_issuer.as_deref(), Some("CN=Preflight Lab CA"));
+
+        // The same chain trusted with --ca, or pinned: not judged (the user chose the root).
+        let (_, facts) = handshake(address, "signal.lab", &ca.trust(), &[])
+            .await
+            .unwrap();
+        assert_eq!(facts.verification, Verification::CaFile);
+        assert_eq!(facts.public_root, None);
+        assert_eq!(facts.top_issuer.as_deref(), Some("CN=Preflight Lab CA"));
+    }
+
+    #[tokio::test]
+    async fn a_public_root_the_os_trusts_is_not_inspection() {
+        let (impostor, name) = impostor_of_a_public_root();
+        let (cert, key) = impostor.leaf(&["signal.example"], (2020, 1, 1), (2100, 1, 1));
+        let address = tls_server(vec![cert], key, &[]).await;
+        let stream = TcpStream::connect(address).await.unwrap();
+        let (_, facts) = as_if_the_os_trusted(&impostor)
+            .connect(stream, "signal.example", &[], WAIT)
+            .await
+            .unwrap();
+        assert_eq!(facts.public_root, Some(true));
+        assert_eq!(facts.top_issuer, Some(name));
+        let trust = Trust {
+            insecure: true,
+            ..Trust::default()
+        };
+        let (_, facts) = handshake(address, "signal.example", &trust, &[])
+            .await
+            .unwrap();
+        assert_eq!(facts.public_root, None);
     }
 
     /// PEM without a dependency: base64 in lines of 64.

@@ -10,12 +10,13 @@
 //! | the server's `Date` is more than a minute from this clock | warning: clock skew, with the offset |
 //! | `--signal-reconnect`: opened, dropped, and no reconnection opened | 16390 SIGNAL_CHANNEL_RECONNECTION_FAILED, `SignalChannel reconnect failed` |
 //! | TLS not verified (`--insecure`) | info |
+//! | opened (or reachable) over a chain the OS trusts that ends at a root no browser ships | info: TLS inspection by that root's owner, naming it |
 //! | `--signal-mode reachability` (TRTC's own servers): a trusted TLS handshake and any HTTP answer | info: reachable |
 
 use preflight_probes::signaling::{Attempt, AttemptOutcome, Target};
 use preflight_probes::signaling::{FamilyAttempt, Observation, Route, Step, TcpStep};
 use preflight_probes::signaling::{ProxyStep, UpgradeOutcome};
-use preflight_probes::tls::{TlsFailure, Verification};
+use preflight_probes::tls::{HandshakeFacts, TlsFailure, Verification};
 use preflight_reports::{Finding, Severity};
 use serde_json::{json, Map, Value};
 
@@ -72,6 +73,13 @@ pub fn findings(observation: &Observation, reachability: bool) -> Vec<Finding> {
                 }
             }
             findings.extend(skew(observation));
+            findings.extend(inspection(
+                observation,
+                observation
+                    .families
+                    .iter()
+                    .filter(|attempt| reached(attempt).is_some()),
+            ));
             return findings;
         }
     }
@@ -173,7 +181,80 @@ pub fn findings(observation: &Observation, reachability: bool) -> Vec<Finding> {
             "Drop --insecure and pass --pin sha256:... (printed by `serve`) or --ca FILE.".to_string(),
         ));
     }
+    findings.extend(inspection(
+        observation,
+        observation
+            .families
+            .iter()
+            .filter(|attempt| attempt.opened()),
+    ));
     findings
+}
+
+/// TLS inspection, as information: among `attempts` (those that got through), the ones whose
+/// chain the OS trusted ends at a root that no browser ships (`public_root == Some(false)`).
+/// The call works through it; one finding names every such root.
+fn inspection<'a>(
+    observation: &Observation,
+    attempts: impl Iterator<Item = &'a FamilyAttempt>,
+) -> Option<Finding> {
+    let host = &observation.target.host;
+    let mut issuers: Vec<String> = Vec::new();
+    let mut seen = Vec::new();
+    for attempt in attempts {
+        let Some(Ok(facts)) = &attempt.tls else {
+            continue;
+        };
+        if facts.public_root != Some(false) {
+            continue;
+        }
+        let issuer = inspecting_root(facts);
+        let chain = match facts.leaf.as_ref().map(|leaf| leaf.issuer.as_str()) {
+            Some(leaf_issuer) if leaf_issuer != issuer && !leaf_issuer.is_empty() => {
+                format!("issued by {leaf_issuer}, in a chain that ends at {issuer}")
+            }
+            _ => format!("issued by {issuer}"),
+        };
+        seen.push(format!(
+            "{} ({}) over {}: the OS accepted a certificate for {host} {chain}, which is not one of the publicly trusted roots (Mozilla's) that browsers ship",
+            observation.target.url,
+            attempt.address,
+            attempt.family.as_str().replace("ip", "IP"),
+        ));
+        if !issuers.contains(&issuer) {
+            issuers.push(issuer);
+        }
+    }
+    inspection_note(&issuers, host, format!("{}.", seen.join("; ")))
+}
+
+/// The information that TLS to `host` is inspected by `issuers` (the roots the chains end at);
+/// `None` without any. Shared with the STUN-over-TLS rules.
+pub(crate) fn inspection_note(issuers: &[String], host: &str, evidence: String) -> Option<Finding> {
+    if issuers.is_empty() {
+        return None;
+    }
+    let by = issuers.join(" and ");
+    Some(note(
+        Severity::Info,
+        &format!(
+            "TLS inspection by {by} in place: the connection to {host} is decrypted and re-encrypted by a device or program this machine trusts; TRTC works through it, but it adds latency and can break when its certificate expires."
+        ),
+        evidence,
+        format!(
+            "If unexpected, ask IT about the inspecting device or program ({by}: a proxy, firewall or antivirus whose root certificate is installed on this machine); exempt TRTC's hosts (*.rtc.tencentcloud.com) from inspection. If {host} is your own server with a certificate from your organisation's CA, nothing to fix."
+        ),
+    ))
+}
+
+/// The root a trusted chain ends at, as a report names it.
+pub(crate) fn inspecting_root(facts: &HandshakeFacts) -> String {
+    facts
+        .top_issuer
+        .clone()
+        .or_else(|| facts.leaf.as_ref().map(|leaf| leaf.issuer.clone()))
+        .filter(|issuer| !issuer.is_empty())
+        .unwrap_or_else(|| "an unnamed authority".to_string())
 }
 
 fn route_text(route: &Route) -> String {
@@ -447,4 +528,194 @@ pub fn metrics(observation: &Observation) -> Map<String, Value> {
     map.insert("opened".into(), json!(observation.opened()));
     map.insert("families".into(), Value::Array(families));
     map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use preflight_probes::resolve::{Resolved, Source};
+    use preflight_probes::signaling::{Family, Resolution, Timings};
+    use preflight_probes::tls::CertFacts;
+    use std::time::Duration;
+
+    const INSPECTOR: &str = "CN=Example Inspection Root CA, O=Example Corp";
+
+    /// A handshake whose chain the OS trusted, with `public_root` as given.
+    fn facts(verification: Verification, public_root: Option<bool>) -> HandshakeFacts {
+        HandshakeFacts {
+            server_name: "signal.lab".into(),
+            protocol: "TLS 1.3".into(),
+            cipher_suite: "TLS13_AES_128_GCM_SHA256".into(),
+            alpn: Some("http/1.1".into()),
+            leaf: Some(CertFacts {
+                subject: "CN=signal.lab".into(),
+                issuer: "CN=Example Inspection Intermediate".into(),
+                names: vec!["signal.lab".into()],
+                not_before: 0,
+                not_after: 4_102_444_800,
+                sha256: [1; 32],
+                self_signed: false,
+                parse_error: None,
+            }),
+            chain: Vec::new(),
+            verification,
+            public_root,
+            top_issuer: Some(INSPECTOR.into()),
+            duration: Duration::from_millis(4),
+        }
+    }
+
+    fn attempt(address: &str, tls: HandshakeFacts, upgrade: UpgradeOutcome) -> FamilyAttempt {
+        let address: std::net::SocketAddr = address.parse().unwrap();
+        FamilyAttempt {
+            family: if address.is_ipv4() {
+                Family::V4
+            } else {
+                Family::V6
+            },
+            address,
+            via_proxy: false,
+            egress: None,
+            tcp: TcpStep::Connected { local: None },
+            proxy: None,
+            tls: Some(Ok(tls)),
+            upgrade: Some(upgrade),
+            server_date: None,
+            received_at: None,
+            pongs: vec![Some(Duration::from_millis(2))],
+            dropped: None,
+            closed_cleanly: Some(true),
+            messages: 0,
+            timings: Timings::default(),
+        }
+    }
+
+    fn opened() -> UpgradeOutcome {
+        UpgradeOutcome::Opened {
+            headers: Vec::new(),
+        }
+    }
+
+    fn observation(families: Vec<FamilyAttempt>) -> Observation {
+        Observation {
+            target: Target::parse("wss://signal.lab/ws").unwrap(),
+            route: Route::Direct,
+            resolution: Resolution {
+                host: "signal.lab".into(),
+                result: Ok(Resolved {
+                    v4: vec!["127.0.0.1".parse().unwrap()],
+                    v6: vec!["::1".parse().unwrap()],
+                    source: Source::Override,
+                    took: Duration::ZERO,
+                }),
+                took: Duration::ZERO,
+            },
+            families,
+        }
+    }
+
+    #[test]
+    fn an_open_websocket_through_a_private_root_is_tls_inspection() {
+        let observation = observation(vec![attempt(
+            "127.0.0.1:443",
+            facts(Verification::Platform, Some(false)),
+            opened(),
+        )]);
+        let findings = findings(&observation, false);
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        let finding = &findings[0];
+        assert_eq!(finding.severity, Severity::Info);
+        assert_eq!(finding.code, None);
+        assert!(
+            finding.description.starts_with(&format!(
+                "TLS inspection by {INSPECTOR} in place: the connection to signal.lab is decrypted and re-encrypted"
+            )),
+            "{}",
+            finding.description
+        );
+        assert!(
+            finding.evidence.contains("127.0.0.1:443")
+                && finding.evidence.contains("IPv4")
+                && finding
+                    .evidence
+                    .contains("CN=Example Inspection Intermediate"),
+            "{}",
+            finding.evidence
+        );
+        assert!(
+            finding.fix.contains("ask IT") && finding.fix.contains("*.rtc.tencentcloud.com"),
+            "{}",
+            finding.fix
+        );
+    }
+
+    #[test]
+    fn a_public_root_or_no_judgement_is_no_finding() {
+        for (verification, public_root) in [
+            (Verification::Platform, Some(true)),
+            (Verification::Platform, None),
+            (Verification::BundledRoots, Some(true)),
+            (Verification::CaFile, None),
+            (Verification::Pin, None),
+        ] {
+            let observation = observation(vec![attempt(
+                "127.0.0.1:443",
+                facts(verification, public_root),
+                opened(),
+            )]);
+            let findings = findings(&observation, false);
+            assert!(
+                findings.is_empty(),
+                "{verification:?} {public_root:?}: {findings:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn both_families_through_the_same_root_is_one_finding() {
+        let observation = observation(vec![
+            attempt(
+                "127.0.0.1:443",
+                facts(Verification::Platform, Some(false)),
+                opened(),
+            ),
+            attempt(
+                "[::1]:443",
+                facts(Verification::Platform, Some(false)),
+                opened(),
+            ),
+        ]);
+        let findings = findings(&observation, false);
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        assert_eq!(findings[0].description.matches(INSPECTOR).count(), 1);
+        assert!(
+            findings[0].evidence.contains("IPv4") && findings[0].evidence.contains("IPv6"),
+            "{}",
+            findings[0].evidence
+        );
+    }
+
+    #[test]
+    fn inspection_is_said_when_reachable_and_not_when_the_websocket_failed() {
+        let refused = || UpgradeOutcome::Refused {
+            status: 404,
+            reason: "Not Found".into(),
+            headers: Vec::new(),
+            body: String::new(),
+        };
+        let observation = observation(vec![attempt(
+            "127.0.0.1:443",
+            facts(Verification::Platform, Some(false)),
+            refused(),
+        )]);
+        // TRTC's own servers (reachability): the path works, through the inspecting device.
+        let reachable = findings(&observation, true);
+        assert_eq!(reachable.len(), 2, "{reachable:#?}");
+        assert!(reachable.iter().all(|f| f.severity == Severity::Info));
+        assert!(reachable[1].description.contains(INSPECTOR));
+        // Our own server: the upgrade failed, 16385 only (the call does not work).
+        let failed = findings(&observation, false);
+        assert_eq!(failed.len(), 1, "{failed:#?}");
+        assert_eq!(failed[0].code, Some(sdk::SIGNAL_CAHNNEL_SETUP_FAILED));
+    }
 }

@@ -14,6 +14,7 @@
 //! | the same before every probe finished (an interrupted run) | warning: not compared with the other paths |
 //! | the name did not resolve | as "no family answered", with the resolver's words |
 //! | a STUN error response | warning: the path carries STUN, the server refused the request |
+//! | TLS: answered over a chain the OS trusts that ends at a root no browser ships | info: TLS inspection, naming the root (and, where STUN failed, the evidence says the handshake was inspected) |
 
 use preflight_probes::stun::probe::{FamilyObservation, Observation, PathResult, Transport};
 use preflight_reports::{Finding, Severity};
@@ -116,6 +117,7 @@ pub fn findings(observation: &Observation, context: &PathContext) -> Vec<Finding
             )
         })
         .collect();
+    findings.extend(inspection(observation));
     if !tunnels.is_empty() {
         findings.push(note(
             Severity::Info,
@@ -127,6 +129,57 @@ pub fn findings(observation: &Observation, context: &PathContext) -> Vec<Finding
     findings
 }
 
+/// STUN over TLS through TLS inspection: information for the families that answered (the
+/// path works through it). A family that did not answer says it in its evidence instead.
+fn inspection(observation: &Observation) -> Option<Finding> {
+    let target = target_text(observation);
+    let mut issuers: Vec<String> = Vec::new();
+    let mut seen = Vec::new();
+    for family in observation
+        .families
+        .iter()
+        .filter(|family| family.result.answered())
+    {
+        let Some(issuer) = inspected_by(family) else {
+            continue;
+        };
+        seen.push(format!(
+            "{target} at {} over {}: the OS accepted a chain that ends at {issuer}, which is not one of the publicly trusted roots (Mozilla's) that browsers ship",
+            family.address,
+            family.family.as_str().replace("ip", "IP")
+        ));
+        if !issuers.contains(&issuer) {
+            issuers.push(issuer);
+        }
+    }
+    super::signaling::inspection_note(
+        &issuers,
+        &observation.target.host,
+        format!("{}.", seen.join("; ")),
+    )
+}
+
+/// The root of a TLS-inspecting device: a TLS handshake whose chain the OS trusted ends at a
+/// root no browser ships.
+fn inspected_by(family: &FamilyObservation) -> Option<String> {
+    family
+        .tls
+        .as_ref()
+        .filter(|facts| facts.public_root == Some(false))
+        .map(super::signaling::inspecting_root)
+}
+
+/// A failing family's evidence, and whether its TLS handshake was inspected.
+fn failing_evidence(target: &str, family: &FamilyObservation) -> String {
+    let evidence = family_evidence(target, family);
+    match inspected_by(family) {
+        Some(issuer) => format!(
+            "{evidence} The TLS handshake went through TLS inspection by {issuer} (a root this machine trusts and browsers do not ship): the inspecting device may be what stops STUN."
+        ),
+        None => evidence,
+    }
+}
+
 fn path_findings(observation: &Observation, context: &PathContext) -> Vec<Finding> {
     let target = target_text(observation);
     let failures: Vec<String> = match &observation.resolution {
@@ -135,7 +188,7 @@ fn path_findings(observation: &Observation, context: &PathContext) -> Vec<Findin
             .families
             .iter()
             .filter(|family| !family.result.answered())
-            .map(|family| family_evidence(&target, family))
+            .map(|family| failing_evidence(&target, family))
             .collect(),
     };
     let answered = observation
@@ -700,6 +753,77 @@ mod tests {
             findings[0].evidence.contains("wg0") && findings[0].evidence.contains("MTU 1420"),
             "{}",
             findings[0].evidence
+        );
+    }
+
+    /// A TLS handshake the OS trusted, ending at `root` (`public_root` as given).
+    fn tls_facts(public_root: Option<bool>, root: &str) -> preflight_probes::tls::HandshakeFacts {
+        preflight_probes::tls::HandshakeFacts {
+            server_name: "stun.lab".into(),
+            protocol: "TLS 1.3".into(),
+            cipher_suite: "TLS13_AES_128_GCM_SHA256".into(),
+            alpn: Some("stun.turn".into()),
+            leaf: None,
+            chain: Vec::new(),
+            verification: preflight_probes::tls::Verification::Platform,
+            public_root,
+            top_issuer: Some(root.into()),
+            duration: Duration::from_millis(3),
+        }
+    }
+
+    #[test]
+    fn stun_over_tls_through_a_private_root_is_tls_inspection() {
+        let context = PathContext {
+            complete: true,
+            udp_answered: true,
+            stream_answered: true,
+        };
+        let root = "CN=Example Inspection Root CA";
+        let mut inspected = observation(Transport::Tls, &[answered(), answered()]);
+        for family in &mut inspected.families {
+            family.tls = Some(tls_facts(Some(false), root));
+        }
+        let found = findings(&inspected, &context);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!((found[0].severity, found[0].code), (Severity::Info, None));
+        assert!(
+            found[0].description.starts_with(&format!(
+                "TLS inspection by {root} in place: the connection to stun.lab"
+            )),
+            "{}",
+            found[0].description
+        );
+        assert!(
+            found[0].evidence.contains("IPv4") && found[0].evidence.contains("IPv6"),
+            "{}",
+            found[0].evidence
+        );
+
+        for public_root in [Some(true), None] {
+            let mut clean = observation(Transport::Tls, &[answered()]);
+            clean.families[0].tls = Some(tls_facts(public_root, root));
+            assert_eq!(findings(&clean, &context), Vec::new(), "{public_root:?}");
+        }
+
+        // The handshake went through, STUN did not: the path's own finding says who is in
+        // the way, and no separate information is given.
+        let mut stopped = observation(
+            Transport::Tls,
+            &[PathResult::AcceptedButSilent {
+                waited: Duration::from_secs(1),
+            }],
+        );
+        stopped.families[0].tls = Some(tls_facts(Some(false), root));
+        let found = findings(&stopped, &context);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].severity, Severity::Warning);
+        assert!(
+            found[0]
+                .evidence
+                .contains(&format!("TLS inspection by {root}")),
+            "{}",
+            found[0].evidence
         );
     }
 
