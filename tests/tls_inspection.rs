@@ -167,3 +167,53 @@ fn stun_over_tls_through_a_root_this_machine_trusts_is_information() {
         found[0]["description"]
     );
 }
+
+#[test]
+fn an_upgrade_broken_behind_inspection_names_the_inspecting_root_in_the_fix() {
+    // The "inspecting device" completes TLS for the name, then refuses the upgrade.
+    let dir = tempfile::tempdir().unwrap();
+    let own = tls::self_signed(&[HOST.to_string()]).unwrap();
+    let trusted = dir.path().join("trusted.pem");
+    std::fs::write(&trusted, pem("CERTIFICATE", &own.cert)).unwrap();
+    let subject = tls::CertFacts::of(&own.cert).subject;
+    let acceptor =
+        tls::acceptor(vec![own.cert.clone()], own.key.clone_key(), &[b"http/1.1"]).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(stream).await else { return };
+                    let mut buffer = [0u8; 4096];
+                    let _ = tls.read(&mut buffer).await;
+                    let _ = tls
+                        .write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+    });
+    let report = check(
+        "signaling",
+        &["--signal", &format!("wss://{HOST}:{port}/")],
+        Some(&trusted),
+    );
+    let finding = &report["probes"][0]["findings"][0];
+    assert_eq!(finding["code"], 16385, "{finding:#}");
+    let fix = finding["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("is inspected by") && fix.contains(&subject),
+        "{fix}"
+    );
+}

@@ -322,7 +322,15 @@ fn fix_for(observation: &Observation) -> String {
     if let Some(Err(failure)) = &attempt.tls {
         return tls_fix(failure, host, observation);
     }
-    match &attempt.upgrade {
+    // TLS passed through an inspecting device: the likeliest thing to break the upgrade.
+    let inspected = match &attempt.tls {
+        Some(Ok(facts)) if facts.public_root == Some(false) => format!(
+            " TLS to {host} is inspected by {} (a root this machine trusts that is not public): such devices often drop `Upgrade: websocket`; exempt {host} from inspection first.",
+            facts.top_issuer.as_deref().unwrap_or("a private authority")
+        ),
+        _ => String::new(),
+    };
+    let fix = match &attempt.upgrade {
         Some(UpgradeOutcome::Redirected { location, .. }) => format!(
             "The request was redirected{}: a captive portal (sign in to the network in a browser) or a proxy rewriting requests; then re-run.",
             location.as_deref().map_or(String::new(), |location| format!(" to {location}"))
@@ -333,7 +341,8 @@ fn fix_for(observation: &Observation) -> String {
         _ => format!(
             "Something between here and {host} breaks the WebSocket upgrade (a proxy or web filter that does not pass `Upgrade: websocket`): allow WebSocket traffic to {host} on TCP {port}."
         ),
-    }
+    };
+    format!("{fix}{inspected}")
 }
 
 fn tls_fix(failure: &TlsFailure, host: &str, observation: &Observation) -> String {
