@@ -974,14 +974,11 @@ impl SignalServer {
         let _ = stream.set_nodelay(true);
         let deadline = tokio::time::Instant::now() + self.config.limits.handshake_timeout;
         match tls {
-            None => {
-                self.upgrade_and_run(stream, peer, deadline, handshaking, stop)
-                    .await
-            }
+            None => Box::pin(self.upgrade_and_run(stream, peer, deadline, handshaking, stop)).await,
             Some(acceptor) => {
-                match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
+                match tokio::time::timeout_at(deadline, Box::pin(acceptor.accept(stream))).await {
                     Ok(Ok(stream)) => {
-                        self.upgrade_and_run(stream, peer, deadline, handshaking, stop)
+                        Box::pin(self.upgrade_and_run(stream, peer, deadline, handshaking, stop))
                             .await
                     }
                     _ => {
@@ -1051,7 +1048,11 @@ impl SignalServer {
         };
         let upgraded = tokio::time::timeout_at(
             deadline,
-            tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(ws_config)),
+            Box::pin(tokio_tungstenite::accept_hdr_async_with_config(
+                stream,
+                callback,
+                Some(ws_config),
+            )),
         )
         .await;
         drop(handshaking);
@@ -1130,14 +1131,14 @@ impl SignalServer {
             let reply = tokio::select! {
                 _ = stopped(&mut stop) => {
                     let then = ConnectionEnd::Stopped;
-                    break close(&mut ws, CloseCode::Away, "server stopping", false, then).await;
+                    break Box::pin(close(&mut ws, CloseCode::Away, "server stopping", false, then)).await;
                 }
                 _ = tokio::time::sleep_until(idle_deadline) => {
                     let then = ConnectionEnd::Limit(1001);
-                    break close(&mut ws, CloseCode::Away, "idle timeout", false, then).await;
+                    break Box::pin(close(&mut ws, CloseCode::Away, "idle timeout", false, then)).await;
                 }
                 (id, result) = poll_answer(&mut connection.answering) => {
-                    Some(connection.on_answer(id, result).await)
+                    Some(Box::pin(connection.on_answer(id, result)).await)
                 }
                 candidate = next_candidate(&mut connection.their_candidates) => {
                     Some(connection.on_their_candidate(candidate))
@@ -1148,15 +1149,15 @@ impl SignalServer {
                         Some(Ok(message)) => message,
                         Some(Err(Err(end))) => break end,
                         Some(Err(Ok((code, reason, then)))) => {
-                            break close(&mut ws, code, &reason, true, then).await;
+                            break Box::pin(close(&mut ws, code, &reason, true, then)).await;
                         }
                     };
                     last_frame = tokio::time::Instant::now();
                     if !exempt && !rate.allow(last_frame.into_std()) {
                         let (reason, then) = ("message rate limit", ConnectionEnd::Limit(1008));
-                        break close(&mut ws, CloseCode::Policy, reason, false, then).await;
+                        break Box::pin(close(&mut ws, CloseCode::Policy, reason, false, then)).await;
                     }
-                    connection.on_message(message).await
+                    Box::pin(connection.on_message(message)).await
                 }
             };
             if let Some(reply) = reply {

@@ -141,7 +141,8 @@ pub(crate) async fn run(socket: &mut Socket, settings: &Settings, opened: Instan
             }
         }
     }
-    if facts.dropped.is_none() {
+    // A zero hold reads nothing (a zero timeout would still wait for the timer's next tick).
+    if facts.dropped.is_none() && !settings.hold.is_zero() {
         if let Some(how) = read_until(socket, Instant::now() + settings.hold, &mut facts).await {
             facts.dropped = Some(dropped(how));
         }
