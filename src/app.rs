@@ -29,6 +29,7 @@ pub fn run(cli: Cli) -> i32 {
     init_logging(cli.verbose);
     match cli.command {
         Command::Check(args) => check(&args),
+        Command::Demo(args) => demo(&args),
         Command::Serve(args) => crate::serve::run(&args),
         Command::Explain(args) => explain_command(&args),
         Command::Codes(args) => codes(&args),
@@ -82,6 +83,125 @@ fn check(args: &CheckArgs) -> i32 {
         emit(&plan.describe());
         return EXIT_OK;
     }
+    run_plan(&plan)
+}
+
+/// `demo`: `serve` in this process on loopback, and every network probe against it.
+fn demo(args: &CheckArgs) -> i32 {
+    // The endpoints run on their own runtime while the check runs on another.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return EXIT_TOOL;
+        }
+    };
+    // A token of this run's own: the probes' sweeps skip serve's rate limits with it.
+    let token = format!(
+        "demo-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_nanos())
+    );
+    let serve_args = crate::serve::ServeArgs {
+        listen: vec!["127.0.0.1".into()],
+        stun_udp: Some("0,0,0,0,0,0".into()),
+        stun_tcp: Some("0,0".into()),
+        stun_tls: Some("0".into()),
+        signal_wss: Some("0".into()),
+        rate: 20,
+        burst: 40,
+        signal_connections: 64,
+        ..crate::serve::ServeArgs::default()
+    };
+    let running = match runtime.block_on(crate::serve::start_with(&serve_args, Some(token.clone())))
+    {
+        Ok(running) => running,
+        Err(error) => {
+            eprintln!("error: demo could not start its endpoints on 127.0.0.1: {error}");
+            return EXIT_TOOL;
+        }
+    };
+    let list = |ports: Vec<u16>| {
+        ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let (udp, tcp) = (running.ports("stun/udp"), running.ports("stun/tcp"));
+    let (tls, wss) = (running.ports("stun/tls"), running.ports("signal/wss"));
+    let pin = running.pin.clone().unwrap_or_default();
+    if !args.quiet {
+        eprintln!(
+            "demo: serve runs in this process on 127.0.0.1: STUN on UDP {}, TCP {}, TLS {}; signaling on wss port {} (self-signed, pinned for this run). Every network probe runs against it:",
+            list(udp.clone()),
+            list(tcp.clone()),
+            list(tls.clone()),
+            list(wss.clone())
+        );
+    }
+    let check = CheckArgs {
+        stun: vec![
+            format!("127.0.0.1:{}", udp[0]),
+            format!("tcp:127.0.0.1:{}", tcp[0]),
+            format!("tls:127.0.0.1:{}", tls[0]),
+        ],
+        ports: Some("127.0.0.1".into()),
+        udp_ports: Some(list(udp)),
+        tcp_ports: Some(list(tcp)),
+        signal: Some(format!("wss://127.0.0.1:{}/", wss[0])),
+        pin: Some(pin),
+        only: if args.only.is_empty() {
+            vec![
+                "stun".into(),
+                "ports".into(),
+                "mtu".into(),
+                "signaling".into(),
+            ]
+        } else {
+            args.only.clone()
+        },
+        skip: args.skip.clone(),
+        require: args.require.clone(),
+        format: args.format.clone(),
+        output: args.output.clone(),
+        report_specs: args.report_specs.clone(),
+        quiet: args.quiet,
+        timeout: args.timeout.clone(),
+        fail_on: args.fail_on.clone(),
+        ..CheckArgs::default()
+    };
+    let status = match config::build_plan(&check, &Env::from_process()) {
+        Ok(mut plan) => {
+            plan.network.token = Some(crate::secret::Secret::new(
+                &token,
+                crate::secret::Source::Generated,
+            ));
+            if args.dry_run {
+                emit(&plan.describe());
+                EXIT_OK
+            } else {
+                run_plan(&plan)
+            }
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            EXIT_USAGE
+        }
+    };
+    runtime.block_on(running.stop());
+    runtime.shutdown_background();
+    status
+}
+
+/// Runs a plan and writes its report; the exit status.
+fn run_plan(plan: &Plan) -> i32 {
     // Fail before the run, not after it, when a report cannot be written where asked.
     for path in plan
         .outputs
@@ -118,8 +238,8 @@ fn check(args: &CheckArgs) -> i32 {
                 std::future::pending::<()>().await;
             }
         };
-        runner::run(&plan, env!("CARGO_PKG_VERSION"), interrupt, |partial| {
-            if let Err(error) = write_files(&plan, partial) {
+        runner::run(plan, env!("CARGO_PKG_VERSION"), interrupt, |partial| {
+            if let Err(error) = write_files(plan, partial) {
                 write_error.get_or_insert(error);
             }
         })
@@ -128,14 +248,14 @@ fn check(args: &CheckArgs) -> i32 {
     // Probe tasks still stuck in blocking work must not keep the process alive.
     runtime.shutdown_background();
     let report = result.report;
-    if let Err(error) = write_files(&plan, &report) {
+    if let Err(error) = write_files(plan, &report) {
         write_error.get_or_insert(error);
     }
     if !plan.quiet {
         if let Some(output) = plan.outputs.iter().find(|output| output.path.is_none()) {
             let color =
                 output.format == Format::Text && std::io::stdout().is_terminal() && color_allowed();
-            match preflight_reports::render(output.format, &report, render_options(&plan, color)) {
+            match preflight_reports::render(output.format, &report, render_options(plan, color)) {
                 Ok(bytes) => {
                     let mut stdout = std::io::stdout().lock();
                     match stdout.write_all(&bytes).and_then(|()| stdout.flush()) {

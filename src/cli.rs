@@ -29,6 +29,9 @@ pub enum Command {
     /// Run the probes of a plan and print the report.
     #[command(after_help = CHECK_AFTER_HELP)]
     Check(Box<CheckArgs>),
+    /// Start the test endpoints in this process on loopback and run every network probe against
+    /// them (no network, no set-up). Takes check's output options.
+    Demo(Box<CheckArgs>),
     /// Run the test endpoints for the far side of a firewall (STUN over UDP and TCP).
     Serve(crate::serve::ServeArgs),
     /// Show the catalog entry and the fix for a code, a NAME, a 0xHEX value or a message.
@@ -228,8 +231,12 @@ where
     use clap::{CommandFactory, FromArgMatches};
     let matches = Cli::command().get_matches_from(args);
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
-    if let (Command::Check(args), Some(("check", sub))) = (&mut cli.command, matches.subcommand()) {
-        args.report_specs = pair_reports(sub);
+    match (&mut cli.command, matches.subcommand()) {
+        (Command::Check(args), Some(("check", sub)))
+        | (Command::Demo(args), Some(("demo", sub))) => {
+            args.report_specs = pair_reports(sub);
+        }
+        _ => {}
     }
     cli
 }

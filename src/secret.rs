@@ -12,6 +12,8 @@ pub enum Source {
     Env(&'static str),
     /// A file, as given on the command line or in a profile.
     File(String),
+    /// Made by this run (`demo`'s token for its own `serve`).
+    Generated,
 }
 
 impl fmt::Display for Source {
@@ -19,6 +21,7 @@ impl fmt::Display for Source {
         match self {
             Source::Env(name) => write!(f, "the environment variable {name}"),
             Source::File(path) => write!(f, "the file {path}"),
+            Source::Generated => write!(f, "a value generated for this run"),
         }
     }
 }

@@ -71,12 +71,129 @@ pub struct ServeArgs {
 }
 
 /// Runs `serve` until Ctrl-C; returns the exit status.
+/// Everything `serve` needs before it binds: parsed ports, TLS, the responder, the signaling
+/// server.
+struct Prepared {
+    listen: Vec<IpAddr>,
+    udp: Vec<u16>,
+    tcp: Vec<u16>,
+    tls_ports: Vec<u16>,
+    ws_ports: Vec<u16>,
+    wss_ports: Vec<u16>,
+    tls_setup: Option<ServerTls>,
+    signal: Option<Arc<SignalServer>>,
+    responder: Arc<Mutex<Responder>>,
+    token_note: &'static str,
+}
+
+/// The endpoints of a running `serve`: what listens where, and how to stop it.
+pub struct Running {
+    /// `(protocol, address)` per listener: `stun/udp`, `stun/tcp`, `stun/tls`, `signal/ws`,
+    /// `signal/wss`.
+    pub listeners: Vec<(String, SocketAddr)>,
+    /// The TLS certificate's pin (`sha256:...`), when TLS is served.
+    pub pin: Option<String>,
+    /// The `ready` line's details.
+    pub ready: String,
+    stop: watch::Sender<bool>,
+    tasks: tokio::task::JoinSet<()>,
+    responder: Arc<Mutex<Responder>>,
+    signal: Option<Arc<SignalServer>>,
+}
+
+impl Running {
+    /// The ports of one protocol, in order.
+    pub fn ports(&self, protocol: &str) -> Vec<u16> {
+        self.listeners
+            .iter()
+            .filter(|(p, _)| p == protocol)
+            .map(|(_, a)| a.port())
+            .collect()
+    }
+
+    /// Stops every listener and returns the summary lines (answered, dropped, ...).
+    pub async fn stop(mut self) -> Vec<String> {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        let mut lines = Vec::new();
+        if let Ok(counters) = self.responder.lock().map(|responder| responder.counters()) {
+            lines.push(format!(
+                "stopped: {} answered ({} with the token), {} dropped",
+                counters.answered,
+                counters.answered_authenticated,
+                counters.dropped()
+            ));
+        }
+        if let Some(signal) = &self.signal {
+            let counters = signal.counters();
+            lines.push(format!(
+                "signaling: {} WebSockets opened ({} with the token), {} messages; \
+                 refused {} for the connection rate (429), {} when full (503); \
+                 {} closed for a limit",
+                counters.opened,
+                counters.opened_with_token,
+                counters.messages,
+                counters.refused_rate,
+                counters.refused_full,
+                counters.closed_by_limits
+            ));
+        }
+        lines
+    }
+}
+
+/// Runs `serve` until Ctrl-C; returns the exit status.
 pub fn run(args: &ServeArgs) -> i32 {
     let env = Env::from_process();
-    let listen: Vec<IpAddr> = match parse_listen(&args.listen) {
-        Ok(listen) => listen,
+    let token = env
+        .get(ENV_TOKEN)
+        .filter(|token| !token.trim().is_empty())
+        .map(|token| token.trim().to_string());
+    let prepared = match prepare(args, token) {
+        Ok(prepared) => prepared,
         Err(error) => return usage(&error),
     };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return crate::app::EXIT_TOOL;
+        }
+    };
+    runtime.block_on(async move {
+        let running = match start(prepared, args).await {
+            Ok(running) => running,
+            Err(error) => return usage(&error),
+        };
+        for (protocol, address) in &running.listeners {
+            println!("{protocol} {address}");
+        }
+        if let Some(pin) = &running.pin {
+            println!("tls {pin}");
+        }
+        println!("{}", running.ready);
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let _ = tokio::signal::ctrl_c().await;
+        for line in running.stop().await {
+            eprintln!("{line}");
+        }
+        crate::app::EXIT_OK
+    })
+}
+
+/// Starts `serve` with these arguments and token inside the current tokio runtime (`demo`
+/// runs it in-process this way).
+pub async fn start_with(args: &ServeArgs, token: Option<String>) -> Result<Running, String> {
+    let prepared = prepare(args, token)?;
+    start(prepared, args).await
+}
+
+fn prepare(args: &ServeArgs, token: Option<String>) -> Result<Prepared, String> {
+    let listen: Vec<IpAddr> = parse_listen(&args.listen)?;
     let ports = |flag: &str, text: &Option<String>, default: &[u16]| -> Result<Vec<u16>, String> {
         match text {
             Some(text) => config::parse_port_list(text, true)
@@ -94,39 +211,22 @@ pub fn run(args: &ServeArgs) -> i32 {
     .iter()
     .all(|flag| flag.is_none());
     let defaults: &[u16] = if no_listener { &[3478] } else { &[] };
-    let (udp, tcp, tls_ports) = match (
-        ports("--stun-udp", &args.stun_udp, defaults),
-        ports("--stun-tcp", &args.stun_tcp, defaults),
-        ports("--stun-tls", &args.stun_tls, &[]),
-    ) {
-        (Ok(udp), Ok(tcp), Ok(tls)) => (udp, tcp, tls),
-        (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => return usage(&error),
-    };
-    let (ws_ports, wss_ports) = match (
-        ports("--signal-ws", &args.signal_ws, &[]),
-        ports("--signal-wss", &args.signal_wss, &[]),
-    ) {
-        (Ok(ws), Ok(wss)) => (ws, wss),
-        (Err(error), _) | (_, Err(error)) => return usage(&error),
-    };
+    let udp = ports("--stun-udp", &args.stun_udp, defaults)?;
+    let tcp = ports("--stun-tcp", &args.stun_tcp, defaults)?;
+    let tls_ports = ports("--stun-tls", &args.stun_tls, &[])?;
+    let ws_ports = ports("--signal-ws", &args.signal_ws, &[])?;
+    let wss_ports = ports("--signal-wss", &args.signal_wss, &[])?;
     let tls_setup = if tls_ports.is_empty() && wss_ports.is_empty() {
         None
     } else {
-        match server_tls(args, &listen) {
-            Ok(tls) => Some(tls),
-            Err(error) => return usage(&error),
-        }
+        Some(server_tls(args, &listen)?)
     };
     if args.rate == 0 || args.burst == 0 {
-        return usage("--rate and --burst must be at least 1");
+        return Err("--rate and --burst must be at least 1".into());
     }
     if args.signal_connections == 0 {
-        return usage("--signal-connections must be at least 1");
+        return Err("--signal-connections must be at least 1".into());
     }
-    let token = env
-        .get(ENV_TOKEN)
-        .filter(|token| !token.trim().is_empty())
-        .map(|token| token.trim().to_string());
     let signal = (!ws_ports.is_empty() || !wss_ports.is_empty()).then(|| {
         SignalServer::new(SignalConfig {
             token: token.clone(),
@@ -137,6 +237,11 @@ pub fn run(args: &ServeArgs) -> i32 {
             answerer: None,
         })
     });
+    let token_note = if token.is_some() {
+        "on (from TRTC_PREFLIGHT_TOKEN)"
+    } else {
+        "off"
+    };
     let config = ResponderConfig {
         token,
         rate_limit: Some(RateLimit {
@@ -145,175 +250,145 @@ pub fn run(args: &ServeArgs) -> i32 {
         }),
         ..ResponderConfig::default()
     };
-    let token_note = if config.token.is_some() {
-        "on (from TRTC_PREFLIGHT_TOKEN)"
-    } else {
-        "off"
-    };
-    let responder = match Responder::new(config) {
-        Ok(responder) => Arc::new(Mutex::new(responder)),
-        Err(error) => return usage(&error.to_string()),
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return crate::app::EXIT_TOOL;
-        }
-    };
-    runtime.block_on(async move {
-        let (stop, stopped) = watch::channel(false);
-        let mut tasks = tokio::task::JoinSet::new();
-        for &address in &listen {
-            for &port in &udp {
-                let socket = match bind_udp(SocketAddr::new(address, port)).await {
-                    Ok(socket) => socket,
-                    Err(error) => return usage(&error),
+    let responder = Arc::new(Mutex::new(
+        Responder::new(config).map_err(|error| error.to_string())?,
+    ));
+    Ok(Prepared {
+        listen,
+        udp,
+        tcp,
+        tls_ports,
+        ws_ports,
+        wss_ports,
+        tls_setup,
+        signal,
+        responder,
+        token_note,
+    })
+}
+
+async fn start(prepared: Prepared, args: &ServeArgs) -> Result<Running, String> {
+    let Prepared {
+        listen,
+        udp,
+        tcp,
+        tls_ports,
+        ws_ports,
+        wss_ports,
+        tls_setup,
+        signal,
+        responder,
+        token_note,
+    } = prepared;
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut listeners: Vec<(String, SocketAddr)> = Vec::new();
+    for &address in &listen {
+        for &port in &udp {
+            let socket = bind_udp(SocketAddr::new(address, port)).await?;
+            listeners.push((
+                "stun/udp".into(),
+                socket.local_addr().map_err(|e| e.to_string())?,
+            ));
+            let (responder, mut stopped) = (responder.clone(), stopped.clone());
+            tasks.spawn(async move {
+                let shutdown = async move {
+                    let _ = stopped.changed().await;
                 };
-                println!(
-                    "stun/udp {}",
-                    socket.local_addr().map_or(String::new(), |a| a.to_string())
-                );
-                let (responder, mut stopped) = (responder.clone(), stopped.clone());
-                tasks.spawn(async move {
-                    let shutdown = async move {
-                        let _ = stopped.changed().await;
-                    };
-                    if let Err(error) = responder::serve_udp(socket, responder, shutdown).await {
-                        eprintln!("error: {error}");
-                    }
-                });
-            }
-            for &port in &tcp {
-                let listener = match bind_tcp(SocketAddr::new(address, port)).await {
-                    Ok(listener) => listener,
-                    Err(error) => return usage(&error),
-                };
-                println!(
-                    "stun/tcp {}",
-                    listener
-                        .local_addr()
-                        .map_or(String::new(), |a| a.to_string())
-                );
-                let (responder, mut stopped) = (responder.clone(), stopped.clone());
-                tasks.spawn(async move {
-                    let shutdown = async move {
-                        let _ = stopped.changed().await;
-                    };
-                    let _ =
-                        responder::serve_tcp(listener, responder, TcpConfig::default(), shutdown)
-                            .await;
-                });
-            }
-            if let Some(signal) = &signal {
-                let secure = tls_setup.as_ref().map(|tls| tls.wss.clone());
-                let listeners = ws_ports
-                    .iter()
-                    .map(|port| ("signal/ws", *port, None))
-                    .chain(
-                        wss_ports
-                            .iter()
-                            .map(|port| ("signal/wss", *port, secure.clone())),
-                    );
-                for (name, port, acceptor) in listeners {
-                    let listener = match bind_tcp(SocketAddr::new(address, port)).await {
-                        Ok(listener) => listener,
-                        Err(error) => return usage(&error),
-                    };
-                    println!(
-                        "{name} {}",
-                        listener
-                            .local_addr()
-                            .map_or(String::new(), |a| a.to_string())
-                    );
-                    tasks.spawn(signal.clone().serve(listener, acceptor, stopped.clone()));
+                if let Err(error) = responder::serve_udp(socket, responder, shutdown).await {
+                    eprintln!("error: {error}");
                 }
-            }
-            let Some(ServerTls { stun: acceptor, .. }) = &tls_setup else {
-                continue;
-            };
-            for &port in &tls_ports {
-                let listener = match bind_tcp(SocketAddr::new(address, port)).await {
-                    Ok(listener) => listener,
-                    Err(error) => return usage(&error),
+            });
+        }
+        for &port in &tcp {
+            let listener = bind_tcp(SocketAddr::new(address, port)).await?;
+            listeners.push((
+                "stun/tcp".into(),
+                listener.local_addr().map_err(|e| e.to_string())?,
+            ));
+            let (responder, mut stopped) = (responder.clone(), stopped.clone());
+            tasks.spawn(async move {
+                let shutdown = async move {
+                    let _ = stopped.changed().await;
                 };
-                println!(
-                    "stun/tls {}",
-                    listener
-                        .local_addr()
-                        .map_or(String::new(), |a| a.to_string())
-                );
-                let (responder, mut stopped) = (responder.clone(), stopped.clone());
-                let acceptor = acceptor.clone();
-                tasks.spawn(async move {
-                    let shutdown = async move {
-                        let _ = stopped.changed().await;
-                    };
-                    let handshake = move |stream| acceptor.accept(stream);
-                    let _ = responder::serve_tcp_with(
-                        listener,
-                        responder,
-                        TcpConfig::default(),
-                        handshake,
-                        shutdown,
-                    )
-                    .await;
-                });
-            }
-        }
-        if let Some(ServerTls { fingerprint, .. }) = &tls_setup {
-            println!("tls {}", tls::format_pin(fingerprint));
-        }
-        let signal_note = match &signal {
-            Some(signal) => {
-                let limits = &signal.config().limits;
-                format!(
-                    "; signaling: {} new connections per second per source, burst {}, \
-                     {} open at most",
-                    limits.connection_rate.per_second,
-                    limits.connection_rate.burst,
-                    limits.max_connections
-                )
-            }
-            None => String::new(),
-        };
-        println!(
-            "ready (STUN rate limit {} per second per source, burst {}{signal_note}; \
-             token {token_note})",
-            args.rate, args.burst
-        );
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
-        let _ = tokio::signal::ctrl_c().await;
-        let _ = stop.send(true);
-        while tasks.join_next().await.is_some() {}
-        let counters = responder.lock().map(|responder| responder.counters()).ok();
-        if let Some(counters) = counters {
-            eprintln!(
-                "stopped: {} answered ({} with the token), {} dropped",
-                counters.answered,
-                counters.answered_authenticated,
-                counters.dropped()
-            );
+                let _ =
+                    responder::serve_tcp(listener, responder, TcpConfig::default(), shutdown).await;
+            });
         }
         if let Some(signal) = &signal {
-            let counters = signal.counters();
-            eprintln!(
-                "signaling: {} WebSockets opened ({} with the token), {} messages; \
-                 refused {} for the connection rate (429), {} when full (503); \
-                 {} closed for a limit",
-                counters.opened,
-                counters.opened_with_token,
-                counters.messages,
-                counters.refused_rate,
-                counters.refused_full,
-                counters.closed_by_limits
-            );
+            let secure = tls_setup.as_ref().map(|tls| tls.wss.clone());
+            let endpoints = ws_ports
+                .iter()
+                .map(|port| ("signal/ws", *port, None))
+                .chain(
+                    wss_ports
+                        .iter()
+                        .map(|port| ("signal/wss", *port, secure.clone())),
+                );
+            for (name, port, acceptor) in endpoints {
+                let listener = bind_tcp(SocketAddr::new(address, port)).await?;
+                listeners.push((
+                    name.into(),
+                    listener.local_addr().map_err(|e| e.to_string())?,
+                ));
+                tasks.spawn(signal.clone().serve(listener, acceptor, stopped.clone()));
+            }
         }
-        crate::app::EXIT_OK
+        let Some(ServerTls { stun: acceptor, .. }) = &tls_setup else {
+            continue;
+        };
+        for &port in &tls_ports {
+            let listener = bind_tcp(SocketAddr::new(address, port)).await?;
+            listeners.push((
+                "stun/tls".into(),
+                listener.local_addr().map_err(|e| e.to_string())?,
+            ));
+            let (responder, mut stopped) = (responder.clone(), stopped.clone());
+            let acceptor = acceptor.clone();
+            tasks.spawn(async move {
+                let shutdown = async move {
+                    let _ = stopped.changed().await;
+                };
+                let handshake = move |stream| acceptor.accept(stream);
+                let _ = responder::serve_tcp_with(
+                    listener,
+                    responder,
+                    TcpConfig::default(),
+                    handshake,
+                    shutdown,
+                )
+                .await;
+            });
+        }
+    }
+    let signal_note = match &signal {
+        Some(signal) => {
+            let limits = &signal.config().limits;
+            format!(
+                "; signaling: {} new connections per second per source, burst {}, \
+                 {} open at most",
+                limits.connection_rate.per_second,
+                limits.connection_rate.burst,
+                limits.max_connections
+            )
+        }
+        None => String::new(),
+    };
+    let ready = format!(
+        "ready (STUN rate limit {} per second per source, burst {}{signal_note}; \
+         token {token_note})",
+        args.rate, args.burst
+    );
+    Ok(Running {
+        listeners,
+        pin: tls_setup
+            .as_ref()
+            .map(|tls| tls::format_pin(&tls.fingerprint)),
+        ready,
+        stop,
+        tasks,
+        responder,
+        signal,
     })
 }
 
