@@ -89,16 +89,8 @@ fn check(args: &CheckArgs) -> i32 {
 /// `demo`: `serve` in this process on loopback, and every network probe against it.
 fn demo(args: &CheckArgs) -> i32 {
     // The endpoints run on their own runtime while the check runs on another.
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return EXIT_TOOL;
-        }
+    let Some(runtime) = runtime() else {
+        return EXIT_TOOL;
     };
     // A token of this run's own: the probes' sweeps skip serve's rate limits with it.
     let token = format!(
@@ -200,6 +192,20 @@ fn demo(args: &CheckArgs) -> i32 {
     status
 }
 
+/// A multi-threaded tokio runtime, or `None` after saying why on standard error.
+pub(crate) fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => Some(runtime),
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            None
+        }
+    }
+}
+
 /// Runs a plan and writes its report; the exit status.
 fn run_plan(plan: &Plan) -> i32 {
     // Fail before the run, not after it, when a report cannot be written where asked.
@@ -221,15 +227,8 @@ fn run_plan(plan: &Plan) -> i32 {
             return EXIT_TOOL;
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return EXIT_TOOL;
-        }
+    let Some(runtime) = runtime() else {
+        return EXIT_TOOL;
     };
     let mut write_error: Option<String> = None;
     let result = runtime.block_on(async {

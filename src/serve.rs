@@ -153,15 +153,8 @@ pub fn run(args: &ServeArgs) -> i32 {
         Ok(prepared) => prepared,
         Err(error) => return usage(&error),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return crate::app::EXIT_TOOL;
-        }
+    let Some(runtime) = crate::app::runtime() else {
+        return crate::app::EXIT_TOOL;
     };
     runtime.block_on(async move {
         let running = match start(prepared, args).await {
