@@ -10,3 +10,4 @@ pub mod signaling;
 pub mod silence;
 pub mod stun;
 pub mod tls;
+pub mod webrtc;

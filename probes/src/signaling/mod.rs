@@ -64,7 +64,7 @@ pub use self::upgrade::{HandshakeProblem, UpgradeOutcome};
 pub use crate::stun::probe::Family;
 
 use self::io::BoxedIo;
-use self::upgrade::Socket;
+pub(crate) use self::upgrade::Socket;
 use crate::resolve::{self, Overrides, ResolveError, Resolved};
 use crate::route::{self, Egress};
 use crate::tls::{self, HandshakeFacts, TlsFailure, Trust};
@@ -802,6 +802,13 @@ pub async fn reconnect(
         }
     }
     done
+}
+
+/// Opens the WebSocket over any family (both tried concurrently), for a caller that then speaks
+/// over it (the WebRTC probe's signaling).
+pub(crate) async fn open(target: &Target, settings: &Settings) -> (AttemptOutcome, Option<Socket>) {
+    let client = target.secure.then(|| tls::Client::new(&settings.trust));
+    open_any(target, client.as_ref(), settings).await
 }
 
 /// Opens the WebSocket over any family (both tried concurrently).
