@@ -13,6 +13,7 @@ Standard library only: any python3 runs it.
 """
 
 import argparse
+import ctypes
 import http.server
 import ipaddress
 import json
@@ -67,6 +68,12 @@ def loopback_ws_url(url):
     return url
 
 
+def die_with_parent():
+    """In the child: ask Linux for SIGKILL when the parent (this harness) exits."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     """GET the page; POST /log (a progress line) and /result (the final JSON)."""
 
@@ -119,8 +126,9 @@ def main():
         ap.error(f"{args.chromium} not found: apt-get install -y chromium")
 
     started = time.monotonic()
+    # SIGTERM (a test runner's kill) runs the cleanup below too: Chromium is killed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     page_timeout_ms = int(max(1.0, args.timeout - 3.0) * 1000)  # leave time to POST
     query = urllib.parse.urlencode({"signal": args.signal, "room": args.room,
                                     "echoes": args.echoes, "timeout_ms": page_timeout_ms})
@@ -131,8 +139,12 @@ def main():
     cmd = [args.chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", url]
     print(f"harness: {' '.join(cmd)}", file=sys.stderr, flush=True)
     # Own process group, so that Chromium and all its children are killed together.
+    # Chromium gets SIGKILL if this harness dies (even by SIGKILL). preexec_fn runs before
+    # the HTTP server's thread starts, so the fork has no other thread to worry about.
     chrome = subprocess.Popen(cmd, stdout=chrome_log, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL, start_new_session=True)
+                              stdin=subprocess.DEVNULL, start_new_session=True,
+                              preexec_fn=die_with_parent)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         if not Handler.done.wait(args.timeout):
             Handler.result = {"ok": False, "error": f"no result from the page in {args.timeout} s"}
