@@ -131,7 +131,7 @@ fn demo(args: &CheckArgs) -> i32 {
     let pin = running.pin.clone().unwrap_or_default();
     if !args.quiet {
         eprintln!(
-            "demo: serve runs in this process on 127.0.0.1: STUN on UDP {}, TCP {}, TLS {}; signaling on wss port {} (self-signed, pinned for this run). Every network probe runs against it:",
+            "demo: serve runs in this process on 127.0.0.1: STUN on UDP {}, TCP {}, TLS {}; signaling and the WebRTC answerer on wss port {} (self-signed, pinned for this run). Every network probe runs against it:",
             list(udp.clone()),
             list(tcp.clone()),
             list(tls.clone()),
@@ -148,6 +148,7 @@ fn demo(args: &CheckArgs) -> i32 {
         udp_ports: Some(list(udp)),
         tcp_ports: Some(list(tcp)),
         signal: Some(format!("wss://127.0.0.1:{}/", wss[0])),
+        peer: Some(format!("wss://127.0.0.1:{}/", wss[0])),
         pin: Some(pin),
         only: if args.only.is_empty() {
             vec![
@@ -155,6 +156,7 @@ fn demo(args: &CheckArgs) -> i32 {
                 "ports".into(),
                 "mtu".into(),
                 "signaling".into(),
+                "webrtc".into(),
             ]
         } else {
             args.only.clone()

@@ -88,6 +88,11 @@ pub struct CheckArgs {
     /// The signaling URL of a WebRTC test peer (`trtc-preflight serve`).
     #[arg(long, value_name = "URL", help_heading = "Network")]
     pub peer: Option<String>,
+    /// The WebRTC check through the --turn relays only, as a network without direct UDP
+    /// would force (TURN over UDP: the WebRTC stack relays over nothing else; the turn probe
+    /// covers TCP and TLS).
+    #[arg(long, help_heading = "Network")]
+    pub relay_only: bool,
     /// Host for the TRTC port and path matrix.
     #[arg(long, value_name = "HOST", help_heading = "Network")]
     pub ports: Option<String>,

@@ -90,6 +90,7 @@ struct Profile {
     turn_user: Option<String>,
     signal: Option<Spanned<String>>,
     peer: Option<Spanned<String>>,
+    relay_only: Option<bool>,
     signal_reconnect: Option<bool>,
     signal_mode: Option<Spanned<String>>,
     ports: Option<String>,
@@ -588,15 +589,22 @@ pub fn build_plan(args: &CheckArgs, env: &Env) -> Result<Plan, ConfigError> {
     let peer = network
         .peer
         .iter()
-        .map(|url| {
-            let mut probe = unavailable(
-                Kind::Webrtc,
-                format!("webrtc/{url}"),
-                url.clone(),
-                NETWORK_DEADLINE,
-            );
-            probe.phase = Phase::Heavy;
-            probe
+        .map(|url| PlannedProbe {
+            id: format!("webrtc/{url}"),
+            kind: Kind::Webrtc,
+            target: url.clone(),
+            // Alone after the quick probes: it sends media, and its timings are the point.
+            phase: Phase::Heavy,
+            // Each stage has its own timeout (signaling, answer, ICE and DTLS 5 s each, data
+            // and media 3 s each); this only catches a probe that hangs past all of them.
+            deadline: Duration::from_secs(40),
+            job: match preflight_probes::signaling::Target::parse(url) {
+                Ok(target) => Job::WebRtc {
+                    target,
+                    relay_only: network.relay_only,
+                },
+                Err(_) => Job::Unavailable,
+            },
         })
         .collect();
     plan_kind(
@@ -924,6 +932,18 @@ fn network(
             *field = Some(value);
         }
     }
+    network.relay_only = args.relay_only || profile.relay_only.unwrap_or(false);
+    if network.relay_only && network.peer.is_none() {
+        return Err(ConfigError(
+            "--relay-only applies to the WebRTC check: it needs --peer URL".to_string(),
+        ));
+    }
+    if network.relay_only && network.turn.is_empty() {
+        return Err(ConfigError(
+            "--relay-only needs a relay: pass --turn turn:HOST:PORT?transport=udp with --turn-user"
+                .to_string(),
+        ));
+    }
     network.ports_host = args.ports.clone().or_else(|| profile.ports.clone());
     for (ports, flag, cli, file, default) in [
         (
@@ -1034,6 +1054,11 @@ fn split_host_port(text: &str) -> Result<(String, u16), String> {
         .filter(|&port| port > 0)
         .ok_or_else(|| format!("{port:?} is not a port (1-65535)"))?;
     Ok((host.to_string(), port))
+}
+
+/// Whether a (validated) TURN URL relays over UDP: `turn:` without `transport=tcp`.
+pub fn turn_is_udp(url: &str) -> bool {
+    url.starts_with("turn:") && !url.contains("transport=tcp")
 }
 
 fn validate_turn(text: &str) -> Result<(), String> {

@@ -85,6 +85,13 @@ pub enum Job {
         /// the first that answered in the matrix.
         port: u16,
     },
+    /// A WebRTC connection to a test peer (`--peer`).
+    WebRtc {
+        /// The peer's signaling URL.
+        target: preflight_probes::signaling::Target,
+        /// `--relay-only`: through the UDP TURN relays of `--turn` only.
+        relay_only: bool,
+    },
     /// A configured probe whose engine this build does not have yet.
     Unavailable,
 }
@@ -154,6 +161,8 @@ pub struct Network {
     pub signal: Option<String>,
     /// `--peer`.
     pub peer: Option<String>,
+    /// `--relay-only`.
+    pub relay_only: bool,
     /// `--ports HOST`.
     pub ports_host: Option<String>,
     /// `--udp-ports`.
@@ -342,6 +351,11 @@ fn job_details(job: &Job) -> Vec<String> {
                 .collect::<Vec<_>>()
                 .join(",")
         )],
+        Job::WebRtc { relay_only, .. } => vec![if *relay_only {
+            "through the --turn relays over UDP only (--relay-only)".to_string()
+        } else {
+            "offer, ICE, DTLS, a data-channel echo and audio and video echoed back".to_string()
+        }],
         Job::Unavailable => vec![
             "this build has no engine for this kind yet: it will be reported as skipped".into(),
         ],

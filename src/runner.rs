@@ -110,6 +110,8 @@ struct Shared {
     stun: stun_probe::Settings,
     mtu: preflight_probes::mtu::Settings,
     signaling: preflight_probes::signaling::Settings,
+    webrtc: preflight_probes::webrtc::probe::Settings,
+    webrtc_context: diagnose::webrtc::Context,
 }
 
 impl Shared {
@@ -136,7 +138,50 @@ impl Shared {
             insecure: plan.network.insecure,
             clock: u64::try_from(plan.now.0).ok(),
         };
+        let signaling = preflight_probes::signaling::Settings {
+            overrides: Overrides::new(plan.network.resolve.iter().cloned()),
+            trust: trust.clone(),
+            proxy: preflight_probes::signaling::ProxyConfig::from_process_env(),
+            token: plan
+                .network
+                .token
+                .as_ref()
+                .map(|token| token.expose().to_string()),
+            // Three pings 100 ms apart: a stalled channel shows within a third of a second.
+            ping_interval: Duration::from_millis(100),
+            ..preflight_probes::signaling::Settings::default()
+        };
+        // The WebRTC stack relays over UDP only: TURN over TCP and TLS is the turn probe's.
+        let (relays, unusable_relays): (Vec<String>, Vec<String>) = plan
+            .network
+            .turn
+            .iter()
+            .cloned()
+            .partition(|url| crate::config::turn_is_udp(url));
+        let ice_servers = match (&plan.network.turn_user, &plan.network.turn_password) {
+            (Some(user), Some(password)) if !relays.is_empty() => {
+                vec![preflight_probes::webrtc::IceServer {
+                    urls: relays.clone(),
+                    username: user.clone(),
+                    credential: password.expose().to_string(),
+                }]
+            }
+            _ => Vec::new(),
+        };
+        let webrtc = preflight_probes::webrtc::probe::Settings {
+            signaling: signaling.clone(),
+            ice_servers,
+            relay_only: plan.network.relay_only,
+            ..preflight_probes::webrtc::probe::Settings::default()
+        };
+        let webrtc_context = diagnose::webrtc::Context {
+            relay_only: plan.network.relay_only,
+            relays,
+            unusable_relays,
+        };
         Shared {
+            webrtc,
+            webrtc_context,
             now: plan.now,
             faults: plan.faults.clone(),
             stun: stun_probe::Settings {
@@ -149,19 +194,7 @@ impl Shared {
                 credential,
                 ..preflight_probes::mtu::Settings::default()
             },
-            signaling: preflight_probes::signaling::Settings {
-                overrides: Overrides::new(plan.network.resolve.iter().cloned()),
-                trust: trust.clone(),
-                proxy: preflight_probes::signaling::ProxyConfig::from_process_env(),
-                token: plan
-                    .network
-                    .token
-                    .as_ref()
-                    .map(|token| token.expose().to_string()),
-                // Three pings 100 ms apart: a stalled channel shows within a third of a second.
-                ping_interval: Duration::from_millis(100),
-                ..preflight_probes::signaling::Settings::default()
-            },
+            signaling,
         }
     }
 }
@@ -206,6 +239,7 @@ async fn execute(probe: PlannedProbe, shared: Arc<Shared>) -> Outcome {
             }
             Outcome { metrics, findings, ..Outcome::default() }
         }
+        Job::WebRtc { target, .. } => webrtc(target, &shared).await,
         Job::Unavailable => Outcome {
             findings: vec![diagnose::note(
                 Severity::Info,
@@ -216,6 +250,30 @@ async fn execute(probe: PlannedProbe, shared: Arc<Shared>) -> Outcome {
             skipped: true,
             ..Outcome::default()
         },
+    }
+}
+
+/// The WebRTC probe. With `--relay-only` and no relay it can use (only TCP or TLS ones), it
+/// says so and does not run.
+async fn webrtc(target: &preflight_probes::signaling::Target, shared: &Shared) -> Outcome {
+    let context = &shared.webrtc_context;
+    if context.relay_only && shared.webrtc.ice_servers.is_empty() {
+        return Outcome {
+            findings: vec![diagnose::note(
+                Severity::Info,
+                "The WebRTC check cannot run relay-only here: the WebRTC stack it is built on relays over UDP only, and every --turn relay given is over TCP or TLS; the turn probe checks those.",
+                format!("--relay-only with {}.", context.unusable_relays.join(", ")),
+                "Add a --turn turn:HOST:PORT?transport=udp relay to check WebRTC through it, or read the turn findings.".to_string(),
+            )],
+            skipped: true,
+            ..Outcome::default()
+        };
+    }
+    let observation = preflight_probes::webrtc::probe::probe(target, &shared.webrtc).await;
+    Outcome {
+        metrics: diagnose::webrtc::metrics(&observation, context),
+        findings: diagnose::webrtc::findings(&observation, context),
+        ..Outcome::default()
     }
 }
 

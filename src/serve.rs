@@ -27,10 +27,11 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
 
 use crate::config::{self, Env, ENV_TOKEN};
+use preflight_probes::webrtc::answerer;
 use crate::signal_server::{Limits, SignalConfig, SignalServer};
 
 /// `serve` options.
-#[derive(Debug, Default, Args)]
+#[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on (repeatable); default `::` (every IPv6 and IPv4 address), or
     /// `0.0.0.0` where IPv6 is off.
@@ -68,9 +69,55 @@ pub struct ServeArgs {
     /// Requests answered back to back for a source that was quiet.
     #[arg(long, value_name = "N", default_value_t = 40)]
     pub burst: u32,
+    /// Answer no WebRTC offers on the signaling endpoint (they get `no_answerer`).
+    #[arg(long, help_heading = "WebRTC answerer")]
+    pub no_answerer: bool,
+    /// WebRTC sessions at once; an offer beyond gets `answer_failed` (busy).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 16,
+        help_heading = "WebRTC answerer"
+    )]
+    pub webrtc_sessions: usize,
+    /// The longest a WebRTC session lives (30s, 2m); then its connection is closed.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "60s",
+        help_heading = "WebRTC answerer"
+    )]
+    pub webrtc_session_time: String,
+    /// Misbehave on purpose, for tests and support training: never-answer (offers time out),
+    /// stall-dtls (ICE connects, DTLS never does), drop-uplink (media from clients is
+    /// dropped), drop-downlink (media to clients is dropped).
+    #[arg(long, value_name = "HOW", help_heading = "WebRTC answerer")]
+    pub misbehave: Option<String>,
 }
 
-/// Runs `serve` until Ctrl-C; returns the exit status.
+impl Default for ServeArgs {
+    /// The command line's defaults.
+    fn default() -> ServeArgs {
+        ServeArgs {
+            listen: Vec::new(),
+            stun_udp: None,
+            stun_tcp: None,
+            stun_tls: None,
+            signal_ws: None,
+            signal_wss: None,
+            signal_connections: 1024,
+            cert: None,
+            key: None,
+            rate: 20,
+            burst: 40,
+            no_answerer: false,
+            webrtc_sessions: 16,
+            webrtc_session_time: "60s".into(),
+            misbehave: None,
+        }
+    }
+}
+
 /// Everything `serve` needs before it binds: parsed ports, TLS, the responder, the signaling
 /// server.
 struct Prepared {
@@ -220,6 +267,7 @@ fn prepare(args: &ServeArgs, token: Option<String>) -> Result<Prepared, String> 
     if args.signal_connections == 0 {
         return Err("--signal-connections must be at least 1".into());
     }
+    let answerer = answerer_config(args, &listen)?;
     let signal = (!ws_ports.is_empty() || !wss_ports.is_empty()).then(|| {
         SignalServer::new(SignalConfig {
             token: token.clone(),
@@ -227,7 +275,10 @@ fn prepare(args: &ServeArgs, token: Option<String>) -> Result<Prepared, String> 
                 max_connections: args.signal_connections,
                 ..Limits::default()
             },
-            answerer: None,
+            answerer: answerer.map(|config| {
+                Arc::new(crate::answer::WebRtcAnswerer(answerer::Answerer::new(config)))
+                    as Arc<dyn crate::signal_server::Answerer>
+            }),
         })
     });
     let token_note = if token.is_some() {
@@ -357,9 +408,21 @@ async fn start(prepared: Prepared, args: &ServeArgs) -> Result<Running, String> 
     let signal_note = match &signal {
         Some(signal) => {
             let limits = &signal.config().limits;
+            let webrtc = if signal.config().answerer.is_some() {
+                let misbehave = args
+                    .misbehave
+                    .as_deref()
+                    .map_or(String::new(), |how| format!(", MISBEHAVING: {how}"));
+                format!(
+                    "; WebRTC answerer on: {} sessions of {} at most{misbehave}",
+                    args.webrtc_sessions, args.webrtc_session_time
+                )
+            } else {
+                "; WebRTC answerer off".to_string()
+            };
             format!(
                 "; signaling: {} new connections per second per source, burst {}, \
-                 {} open at most",
+                 {} open at most{webrtc}",
                 limits.connection_rate.per_second,
                 limits.connection_rate.burst,
                 limits.max_connections
@@ -383,6 +446,57 @@ async fn start(prepared: Prepared, args: &ServeArgs) -> Result<Running, String> 
         responder,
         signal,
     })
+}
+
+/// The WebRTC answerer's settings from the flags (`None`: `--no-answerer`). Its connections
+/// bind the listen addresses (a wildcard means every interface of that family, and loopback,
+/// which a wildcard leaves out, is added so that clients on this machine connect too).
+fn answerer_config(args: &ServeArgs, listen: &[IpAddr]) -> Result<Option<answerer::Config>, String> {
+    let misbehave = match &args.misbehave {
+        Some(how) => Some(answerer::Misbehave::parse(how.trim()).ok_or_else(|| {
+            let names: Vec<&str> = answerer::Misbehave::ALL
+                .iter()
+                .map(|how| how.as_str())
+                .collect();
+            format!("--misbehave {how}: expected one of {}", names.join(", "))
+        })?),
+        None => None,
+    };
+    if args.webrtc_sessions == 0 {
+        return Err("--webrtc-sessions must be at least 1".into());
+    }
+    let session_time = config::parse_duration(&args.webrtc_session_time)
+        .map_err(|error| format!("--webrtc-session-time {}: {error}", args.webrtc_session_time))?;
+    if args.no_answerer {
+        if misbehave.is_some() {
+            return Err("--misbehave needs the answerer: drop --no-answerer".into());
+        }
+        return Ok(None);
+    }
+    let mut bind: Vec<SocketAddr> = Vec::new();
+    let mut add = |ip: IpAddr| {
+        let address = SocketAddr::new(ip, 0);
+        if !bind.contains(&address) {
+            bind.push(address);
+        }
+    };
+    for &ip in listen {
+        if ip.is_unspecified() {
+            // `::` serves both families here, as the other listeners do.
+            add(ip);
+            add(IpAddr::from([0, 0, 0, 0]));
+            add(IpAddr::from([127, 0, 0, 1]));
+        } else {
+            add(ip);
+        }
+    }
+    Ok(Some(answerer::Config {
+        bind,
+        ice_servers: Vec::new(),
+        misbehave,
+        max_sessions: args.webrtc_sessions,
+        session_time,
+    }))
 }
 
 /// The TLS acceptors (one certificate, two ALPN offers) and the certificate's fingerprint.
@@ -514,4 +628,64 @@ async fn bind_tcp(address: SocketAddr) -> Result<TcpListener, String> {
     TcpListener::bind(address)
         .await
         .map_err(|error| bind_error("TCP", address, error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn the_default_arguments_are_the_command_lines() {
+        let cli = crate::cli::Cli::try_parse_from(["trtc-preflight", "serve"]).unwrap();
+        let crate::cli::Command::Serve(args) = cli.command else {
+            panic!("not serve");
+        };
+        assert_eq!(format!("{args:?}"), format!("{:?}", ServeArgs::default()));
+    }
+
+    #[test]
+    fn the_answerer_binds_loopback_beside_a_wildcard() {
+        let args = ServeArgs::default();
+        let config = answerer_config(&args, &["::".parse().unwrap()])
+            .unwrap()
+            .unwrap();
+        let bind: Vec<String> = config.bind.iter().map(|a| a.to_string()).collect();
+        assert_eq!(bind, ["[::]:0", "0.0.0.0:0", "127.0.0.1:0"]);
+        let config = answerer_config(&args, &["127.0.0.1".parse().unwrap()])
+            .unwrap()
+            .unwrap();
+        assert_eq!(config.bind, [SocketAddr::from(([127, 0, 0, 1], 0))]);
+        assert_eq!(config.max_sessions, 16);
+        assert_eq!(config.session_time, std::time::Duration::from_secs(60));
+    }
+
+    #[test]
+    fn misbehaviour_and_limits_are_checked() {
+        let listen = ["127.0.0.1".parse().unwrap()];
+        let with = |change: &dyn Fn(&mut ServeArgs)| {
+            let mut args = ServeArgs::default();
+            change(&mut args);
+            answerer_config(&args, &listen)
+        };
+        let error = with(&|a| a.misbehave = Some("explode".into())).unwrap_err();
+        assert_eq!(
+            error,
+            "--misbehave explode: expected one of never-answer, stall-dtls, drop-uplink, drop-downlink"
+        );
+        let config = with(&|a| a.misbehave = Some("stall-dtls".into()))
+            .unwrap()
+            .unwrap();
+        assert_eq!(config.misbehave, Some(answerer::Misbehave::StallDtls));
+        assert!(with(&|a| a.webrtc_sessions = 0).is_err());
+        assert!(with(&|a| a.webrtc_session_time = "soon".into())
+            .unwrap_err()
+            .starts_with("--webrtc-session-time soon: "));
+        assert_eq!(with(&|a| a.no_answerer = true).unwrap(), None);
+        assert!(with(&|a| {
+            a.no_answerer = true;
+            a.misbehave = Some("stall-dtls".into());
+        })
+        .is_err());
+    }
 }

@@ -251,6 +251,9 @@ class Connection:
         if not isinstance(sdp, str):
             return await self.error("bad_message", "offer needs a string sdp", msg)
         await self.close_pc()  # a new offer replaces the previous session
+        if not any(line.startswith("m=") for line in sdp.splitlines()):
+            # aiortc would answer an SDP with no media section with an empty answer.
+            return await self.error("answer_failed", "the offer has no m= section", msg)
         self.offer_seen = True
         if self.args.never_answer:
             self.log("offer received (%d bytes); --never-answer: not answering", len(sdp))
@@ -316,21 +319,24 @@ class Connection:
         if cand == "":
             self.log("end of the client's candidates")
             return
-        if self.pc is None:
-            self.log("candidate ignored (no session): %s", cand)
-            return
         line = cand[2:] if cand.startswith("a=") else cand
         line = line[len("candidate:"):] if line.startswith("candidate:") else line
         try:
             ice = candidate_from_sdp(line)
-        except (AssertionError, ValueError, IndexError) as e:
-            return await self.error("candidate_failed", f"unparsable candidate {cand!r}: {e}", msg)
+        except (AssertionError, ValueError, IndexError):
+            return await self.error(
+                "candidate_failed",
+                f"unparsable candidate {cand!r} (expected \"candidate:FOUNDATION COMPONENT "
+                f"PROTOCOL PRIORITY ADDRESS PORT typ TYPE ...\")", msg)
         if not is_loopback(ice.ip):
             self.log("dropped non-loopback candidate %s %s:%s (loopback only here)",
                      ice.type, ice.ip, ice.port)
             return
         if ice.protocol.lower() != "udp":
             self.log("dropped %s candidate (aioice speaks UDP only)", ice.protocol)
+            return
+        if self.pc is None:  # --never-answer, or the offer failed
+            self.log("candidate ignored (no session): %s", cand)
             return
         ice.sdpMid, ice.sdpMLineIndex = self.normalize_mid(msg.get("sdpMid"), msg.get("sdpMLineIndex"))
         try:

@@ -77,7 +77,7 @@ impl Misbehave {
 }
 
 /// The answerer's settings.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// Local UDP addresses its connections bind (port 0; a wildcard means every
     /// non-loopback interface, so loopback is given on its own).
