@@ -27,8 +27,8 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
 
 use crate::config::{self, Env, ENV_TOKEN};
-use preflight_probes::webrtc::answerer;
 use crate::signal_server::{Limits, SignalConfig, SignalServer};
+use preflight_probes::webrtc::answerer;
 
 /// `serve` options.
 #[derive(Debug, Args)]
@@ -276,8 +276,9 @@ fn prepare(args: &ServeArgs, token: Option<String>) -> Result<Prepared, String> 
                 ..Limits::default()
             },
             answerer: answerer.map(|config| {
-                Arc::new(crate::answer::WebRtcAnswerer(answerer::Answerer::new(config)))
-                    as Arc<dyn crate::signal_server::Answerer>
+                Arc::new(crate::answer::WebRtcAnswerer(answerer::Answerer::new(
+                    config,
+                ))) as Arc<dyn crate::signal_server::Answerer>
             }),
         })
     });
@@ -451,7 +452,10 @@ async fn start(prepared: Prepared, args: &ServeArgs) -> Result<Running, String> 
 /// The WebRTC answerer's settings from the flags (`None`: `--no-answerer`). Its connections
 /// bind the listen addresses (a wildcard means every interface of that family, and loopback,
 /// which a wildcard leaves out, is added so that clients on this machine connect too).
-fn answerer_config(args: &ServeArgs, listen: &[IpAddr]) -> Result<Option<answerer::Config>, String> {
+fn answerer_config(
+    args: &ServeArgs,
+    listen: &[IpAddr],
+) -> Result<Option<answerer::Config>, String> {
     let misbehave = match &args.misbehave {
         Some(how) => Some(answerer::Misbehave::parse(how.trim()).ok_or_else(|| {
             let names: Vec<&str> = answerer::Misbehave::ALL
@@ -465,8 +469,12 @@ fn answerer_config(args: &ServeArgs, listen: &[IpAddr]) -> Result<Option<answere
     if args.webrtc_sessions == 0 {
         return Err("--webrtc-sessions must be at least 1".into());
     }
-    let session_time = config::parse_duration(&args.webrtc_session_time)
-        .map_err(|error| format!("--webrtc-session-time {}: {error}", args.webrtc_session_time))?;
+    let session_time = config::parse_duration(&args.webrtc_session_time).map_err(|error| {
+        format!(
+            "--webrtc-session-time {}: {error}",
+            args.webrtc_session_time
+        )
+    })?;
     if args.no_answerer {
         if misbehave.is_some() {
             return Err("--misbehave needs the answerer: drop --no-answerer".into());

@@ -31,7 +31,30 @@ fn demo_passes_every_network_probe_on_loopback() {
         .iter()
         .map(|probe| probe["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["stun", "stun", "stun", "ports", "mtu", "signaling"]);
+    assert_eq!(
+        kinds,
+        [
+            "stun",
+            "stun",
+            "stun",
+            "ports",
+            "mtu",
+            "signaling",
+            "webrtc"
+        ]
+    );
+    // The WebRTC probe went all the way: connected over wss with the pinned certificate,
+    // data echoed, audio and video back.
+    let webrtc = &report["probes"][6]["metrics"];
+    assert_eq!(webrtc["connected"], true, "{webrtc:#}");
+    assert!(webrtc["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("wss://127.0.0.1:"));
+    assert_eq!(webrtc["data_channel"]["echoed"], 3);
+    for media in webrtc["media"].as_array().unwrap() {
+        assert!(media["received"].as_u64().unwrap() > 0, "{media}");
+    }
     assert!(
         report["probes"]
             .as_array()
@@ -58,7 +81,7 @@ fn demo_text_is_the_readme_output() {
     assert_eq!(output.status.code(), Some(0));
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(
-        text.contains("verdict: PASS  6 pass, 0 warn, 0 fail, 0 skip"),
+        text.contains("verdict: PASS  7 pass, 0 warn, 0 fail, 0 skip"),
         "{text}"
     );
 }

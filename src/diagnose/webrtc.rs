@@ -442,7 +442,13 @@ pub fn metrics(observation: &Observation, context: &Context) -> Map<String, Valu
     );
     map.insert(
         "remote_candidates".into(),
-        Value::Array(observation.remote_candidates.iter().map(candidate).collect()),
+        Value::Array(
+            observation
+                .remote_candidates
+                .iter()
+                .map(candidate)
+                .collect(),
+        ),
     );
     map.insert(
         "ice_states".into(),

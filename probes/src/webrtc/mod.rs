@@ -343,7 +343,10 @@ pub(crate) async fn build(
         )
         // Checks every 50 ms as browsers pace them (the library's 200 ms costs a connection
         // hundreds of milliseconds), for up to 2 s per pair.
-        .with_ice_connection_attempts(Some(Duration::from_millis(50)), Some(40));
+        .with_ice_connection_attempts(Some(Duration::from_millis(50)), Some(40))
+        // No mDNS: resolving a peer's `.local` candidate multicasts on the LAN (and binding the
+        // mDNS socket fails where there is no multicast route). Host candidates carry IPs.
+        .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled);
     if build.relay_only {
         // Nothing better than a relay candidate will come: no reason to wait for one.
         setting = setting.with_relay_acceptance_min_wait(Some(Duration::ZERO));
