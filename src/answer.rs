@@ -13,6 +13,10 @@ use crate::signal_server::{Answer, AnswerSession, Answerer, BoxFuture, Candidate
 pub struct WebRtcAnswerer(pub answerer::Answerer);
 
 impl Answerer for WebRtcAnswerer {
+    fn misbehave(&self) -> Option<&'static str> {
+        self.0.config().misbehave.map(|how| how.as_str())
+    }
+
     fn answer(&self, offer: Offer) -> BoxFuture<'static, Result<Answer, String>> {
         let answerer = self.0.clone();
         Box::pin(async move {

@@ -32,8 +32,9 @@ pub enum Command {
     /// Start the test endpoints in this process on loopback and run every network probe against
     /// them (no network, no set-up). Takes check's output options.
     Demo(Box<CheckArgs>),
-    /// Run the test endpoints for the far side of a firewall (STUN over UDP and TCP).
-    Serve(crate::serve::ServeArgs),
+    /// Run the test endpoints for the far side of a firewall: STUN over UDP, TCP and TLS, the
+    /// signaling WebSocket and its WebRTC answerer.
+    Serve(Box<crate::serve::ServeArgs>),
     /// Show the catalog entry and the fix for a code, a NAME, a 0xHEX value or a message.
     Explain(ExplainArgs),
     /// List the whole catalog.

@@ -58,7 +58,7 @@
 //!
 //! | client sends | server replies |
 //! |---|---|
-//! | `{"type":"hello"}` | `{"type":"welcome","server":"trtc-preflight","version":"0.1.0","time_ms":1764320000123,"answerer":false,"max_message_bytes":65536,"idle_timeout_ms":60000}` (`time_ms`: the server's clock, UNIX milliseconds) |
+//! | `{"type":"hello"}` | `{"type":"welcome","server":"trtc-preflight","version":"0.1.0","time_ms":1764320000123,"answerer":true,"max_message_bytes":65536,"idle_timeout_ms":60000}` (`time_ms`: the server's clock, UNIX milliseconds; `"misbehave":"stall-dtls"` is added when `serve --misbehave` stages a failure) |
 //! | `{"type":"join","room":"r1","user":"alice"}` (`user` optional: `u<n>` is given) | `{"type":"joined","room":"r1","user":"alice","members":1}`; joining another room leaves the first |
 //! | `{"type":"offer","sdp":"v=0…"}` (after `join`) | `{"type":"answer","sdp":"v=0…"}`, then the answerer's trickled candidates as `candidate` messages, the last one with `"candidate":""` (end of candidates); a new offer replaces the session of the previous one |
 //! | `{"type":"candidate","candidate":"candidate:…","sdpMid":"0","sdpMLineIndex":0}` (the fields of `RTCIceCandidateInit`; `""` ends the client's candidates) | nothing; an error when it cannot be used. Candidates sent while the answer is being prepared are queued (up to 64) |
@@ -72,7 +72,7 @@
 //! | `bad_message` | not JSON, not an object, no string `type`, an unknown `type`, a missing or wrong field, or a binary frame |
 //! | `not_joined` | an offer before `join` |
 //! | `room_full` / `too_many_rooms` | the room has [`Limits::max_members`] members / [`Limits::max_rooms`] rooms exist |
-//! | `no_answerer` | an offer or a candidate, and this `serve` has no WebRTC answerer |
+//! | `no_answerer` | an offer or a candidate, and this `serve` runs with `--no-answerer` |
 //! | `busy` | an offer while the previous one is still being answered |
 //! | `no_offer` | a candidate before any offer |
 //! | `answer_failed` / `answer_timeout` | the answerer failed (the message says why) / took longer than [`Limits::answer_timeout`] |
@@ -258,6 +258,12 @@ pub struct Answer {
 pub trait Answerer: Send + Sync {
     /// Answers `offer`, or says why not (the message goes to the client in `answer_failed`).
     fn answer(&self, offer: Offer) -> BoxFuture<'static, Result<Answer, String>>;
+
+    /// How it misbehaves on purpose (`serve --misbehave`), told to clients in `welcome` so
+    /// that a staged failure is never taken for a real one.
+    fn misbehave(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// One answered offer's peer connection, seen from the signaling channel.
@@ -491,6 +497,8 @@ impl Rooms {
 pub struct ServerInfo {
     /// An answerer is configured.
     pub answerer: bool,
+    /// The answerer misbehaves on purpose this way (`serve --misbehave`).
+    pub misbehave: Option<&'static str>,
     /// [`Limits::max_message_bytes`].
     pub max_message_bytes: usize,
     /// [`Limits::idle_timeout`].
@@ -582,18 +590,19 @@ impl Session {
         match kind {
             "hello" => {
                 let idle_ms = u64::try_from(self.info.idle_timeout.as_millis()).unwrap_or(u64::MAX);
-                Step::Reply(with_id(
-                    json!({
-                        "type": "welcome",
-                        "server": SERVER_NAME,
-                        "version": VERSION,
-                        "time_ms": now_unix_ms,
-                        "answerer": self.info.answerer,
-                        "max_message_bytes": self.info.max_message_bytes,
-                        "idle_timeout_ms": idle_ms,
-                    }),
-                    id,
-                ))
+                let mut welcome = json!({
+                    "type": "welcome",
+                    "server": SERVER_NAME,
+                    "version": VERSION,
+                    "time_ms": now_unix_ms,
+                    "answerer": self.info.answerer,
+                    "max_message_bytes": self.info.max_message_bytes,
+                    "idle_timeout_ms": idle_ms,
+                });
+                if let Some(how) = self.info.misbehave {
+                    welcome["misbehave"] = how.into();
+                }
+                Step::Reply(with_id(welcome, id))
             }
             "echo" => Step::Reply(Value::Object(object)),
             "join" => Step::Reply(self.join(rooms, &object, id)),
@@ -1191,6 +1200,11 @@ impl<'a> Connection<'a> {
         let limits = &server.config.limits;
         let info = ServerInfo {
             answerer: server.config.answerer.is_some(),
+            misbehave: server
+                .config
+                .answerer
+                .as_ref()
+                .and_then(|answerer| answerer.misbehave()),
             max_message_bytes: limits.max_message_bytes,
             idle_timeout: limits.idle_timeout,
         };
@@ -1350,7 +1364,11 @@ impl<'a> Connection<'a> {
 }
 
 fn no_answerer(id: Option<Value>) -> Value {
-    error(id, "no_answerer", "this serve has no WebRTC answerer yet")
+    error(
+        id,
+        "no_answerer",
+        "this serve runs without a WebRTC answerer (--no-answerer)",
+    )
 }
 
 /// What a read error means: a close frame to send (its code and reason, and how the connection
@@ -1558,6 +1576,7 @@ mod tests {
 
     fn info() -> ServerInfo {
         ServerInfo {
+            misbehave: None,
             answerer: false,
             max_message_bytes: 65_536,
             idle_timeout: Duration::from_secs(60),

@@ -32,6 +32,7 @@ fn serve_signal() -> Serve {
             "0",
             "--signal-wss",
             "0",
+            "--no-answerer",
         ],
     )
 }
@@ -140,6 +141,29 @@ fn unix_ms() -> u64 {
 }
 
 #[tokio::test]
+async fn the_answerer_refuses_an_offer_that_is_not_sdp() {
+    let serve = Serve::start(None, &["--listen", "127.0.0.1", "--signal-ws", "0"]);
+    let (mut ws, _) = connect(address(&serve, "signal/ws"), &[]).await.unwrap();
+    let welcome = round_trip(&mut ws, json!({"type": "hello"})).await;
+    assert_eq!(welcome["answerer"], true, "{welcome}");
+    round_trip(&mut ws, json!({"type": "join", "room": "r1"})).await;
+    let refused = round_trip(&mut ws, json!({"type": "offer", "sdp": "v=0\r\n", "id": 7})).await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["code"], "answer_failed", "{refused}");
+    assert_eq!(refused["id"], 7, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("the offer "),
+        "{refused}"
+    );
+    // The connection stays usable.
+    let echo = json!({"type": "echo", "data": 1});
+    assert_eq!(round_trip(&mut ws, echo.clone()).await, echo);
+}
+
+#[tokio::test]
 async fn the_protocol_over_ws() {
     let serve = serve_signal();
     let (mut ws, _) = connect(address(&serve, "signal/ws"), &[]).await.unwrap();
@@ -155,7 +179,8 @@ async fn the_protocol_over_ws() {
     let skew = welcome["time_ms"].as_u64().unwrap().abs_diff(unix_ms());
     assert!(skew < 5_000, "server clock {skew} ms off the test's");
 
-    // An offer before joining is refused; after joining, this serve has no answerer.
+    // An offer before joining is refused; after joining, this serve (--no-answerer) has no
+    // answerer.
     let refused = round_trip(&mut ws, json!({"type": "offer", "sdp": "v=0\r\n"})).await;
     assert_eq!(refused["code"], "not_joined", "{refused}");
     let joined = round_trip(
@@ -169,7 +194,7 @@ async fn the_protocol_over_ws() {
     );
     let offer = round_trip(&mut ws, json!({"type": "offer", "sdp": "v=0\r\n"})).await;
     let expected = json!({"type": "error", "code": "no_answerer",
-                          "message": "this serve has no WebRTC answerer yet"});
+                          "message": "this serve runs without a WebRTC answerer (--no-answerer)"});
     assert_eq!(offer, expected);
     let candidate = json!({"type": "candidate", "sdpMid": "0",
                            "candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host"});

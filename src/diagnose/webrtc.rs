@@ -32,9 +32,21 @@ fn ms(duration: Duration) -> String {
     let ms = duration.as_secs_f64() * 1000.0;
     if ms < 10.0 {
         format!("{ms:.1} ms")
-    } else {
+    } else if ms < 1000.0 {
         format!("{ms:.0} ms")
+    } else {
+        format!("{:.1} s", ms / 1000.0)
     }
+}
+
+/// Says so when the peer stages failures on purpose (`serve --misbehave`).
+fn staged(observation: &Observation, mut finding: Finding) -> Finding {
+    if let Some(how) = &observation.peer_misbehaves {
+        finding.evidence.push_str(&format!(
+            " The test peer misbehaves on purpose (serve --misbehave {how}): this result is staged, not a fault of this network."
+        ));
+    }
+    finding
 }
 
 fn list(candidates: &[Candidate]) -> String {
@@ -93,6 +105,9 @@ pub fn findings(observation: &Observation, context: &Context) -> Vec<Finding> {
         None => findings.extend(connected_findings(observation, context)),
     }
     findings
+        .into_iter()
+        .map(|finding| staged(observation, finding))
+        .collect()
 }
 
 fn failure_finding(observation: &Observation, failure: &Failure, context: &Context) -> Finding {

@@ -197,7 +197,7 @@ where
         let body_len = declared_body_len(&header);
         let refusal = if !looks_like_stun(&header) {
             Some(DropReason::NotStun)
-        } else if body_len % 4 != 0 {
+        } else if !body_len.is_multiple_of(4) {
             Some(DropReason::Malformed)
         } else if HEADER_LEN + body_len > config.max_message_len {
             Some(DropReason::Oversized)

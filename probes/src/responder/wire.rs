@@ -93,7 +93,7 @@ pub(crate) fn parse_binding_request(message: &[u8]) -> Result<BindingRequest<'_>
         return Err(DropReason::NotBindingRequest);
     }
     let body_len = declared_body_len(message);
-    if body_len % 4 != 0 || HEADER_LEN + body_len != message.len() {
+    if !body_len.is_multiple_of(4) || HEADER_LEN + body_len != message.len() {
         return Err(DropReason::Malformed);
     }
 

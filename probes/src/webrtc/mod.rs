@@ -316,7 +316,9 @@ pub(crate) struct Build {
     pub all_codecs: bool,
     /// Outgoing packets of this class are dropped (the answerer's misbehaviour).
     pub discard: Option<Discard>,
-    /// How long ICE may go without an answer before it is `disconnected`, then `failed`.
+    /// How long ICE may go without an answer before it is `disconnected`; twice that and it
+    /// is `failed` (the probe's own deadlines are shorter: the library's verdict never races
+    /// them).
     pub ice_disconnected: Duration,
 }
 
@@ -338,7 +340,7 @@ pub(crate) async fn build(
     let mut setting = SettingEngineBuilder::new()
         .with_ice_timeouts(
             Some(build.ice_disconnected),
-            Some(build.ice_disconnected),
+            Some(build.ice_disconnected.saturating_mul(2)),
             Some(Duration::from_millis(500)),
         )
         // Checks every 50 ms as browsers pace them (the library's 200 ms costs a connection

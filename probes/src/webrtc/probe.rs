@@ -33,8 +33,8 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
-    PeerConnection, RTCIceConnectionState, RTCPeerConnectionState, RTCSessionDescription,
-    RTCStatsReportEntry, StatsSelector,
+    PeerConnection, RTCIceCandidate, RTCIceConnectionState, RTCPeerConnectionState,
+    RTCSessionDescription, RTCStatsReportEntry, StatsSelector,
 };
 
 use super::media::{self, MediaKind, Packetizer};
@@ -267,6 +267,8 @@ pub struct Observation {
     pub signaling_address: Option<SocketAddr>,
     /// `welcome`'s `server` and `version`.
     pub server: Option<String>,
+    /// `welcome`'s `misbehave`: the peer stages this failure on purpose (`serve --misbehave`).
+    pub peer_misbehaves: Option<String>,
     /// The local addresses the connection bound.
     pub bound: Vec<SocketAddr>,
     /// Whether only relay candidates were allowed.
@@ -295,6 +297,7 @@ impl Observation {
             target: target.clone(),
             signaling_address: None,
             server: None,
+            peer_misbehaves: None,
             bound: Vec::new(),
             relay_only,
             failure: None,
@@ -474,6 +477,10 @@ impl Run<'_> {
         ) {
             self.observation.server = Some(format!("{server} {version}"));
         }
+        self.observation.peer_misbehaves = welcome
+            .get("misbehave")
+            .and_then(|v| v.as_str())
+            .map(String::from);
         if welcome.get("answerer").and_then(|v| v.as_bool()) == Some(false) {
             return Err(Failure::NoAnswerer);
         }
@@ -543,6 +550,11 @@ impl Run<'_> {
                     _ => {}
                 },
                 Next::Pc(_) => {}
+                Next::Gone => {
+                    return Err(Failure::CreateOffer(
+                        "the peer connection closed itself before the answer".into(),
+                    ));
+                }
             }
         };
         self.observation.timings.answer = Some(offered.elapsed());
@@ -551,9 +563,12 @@ impl Run<'_> {
             .and_then(|v| v.as_str())
             .unwrap_or_default()
             .to_string();
-        self.observation
-            .remote_candidates
-            .extend(super::sdp_candidates(&sdp));
+        for candidate in super::sdp_candidates(&sdp) {
+            // A peer that bundles writes its candidates once per media section.
+            if !self.observation.remote_candidates.contains(&candidate) {
+                self.observation.remote_candidates.push(candidate);
+            }
+        }
         let description = RTCSessionDescription::answer(sdp.clone())
             .map_err(|e| Failure::AnswerRejected(format!("the answer is not valid SDP: {e}")))?;
         pc.set_remote_description(description)
@@ -598,6 +613,15 @@ impl Run<'_> {
                 }
                 Next::Pc(PcEvent::State(RTCPeerConnectionState::Connected)) => {
                     connection_up = true;
+                }
+                Next::Pc(PcEvent::State(
+                    RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed,
+                ))
+                | Next::Gone => {
+                    return Err(Failure::Ice {
+                        waited: applied.elapsed(),
+                        state: "failed".into(),
+                    });
                 }
                 Next::Pc(_) => {}
                 Next::Signal(message) => self.signal(&pc, message).await?,
@@ -648,6 +672,12 @@ impl Run<'_> {
                         }
                         _ => {}
                     }
+                }
+                Next::Gone => {
+                    return Err(Failure::Dtls {
+                        waited: ice_connected.elapsed(),
+                        state: "closed".into(),
+                    });
                 }
                 Next::Pc(_) => {}
                 Next::Signal(message) => self.signal(&pc, message).await?,
@@ -803,10 +833,8 @@ impl Run<'_> {
             let event = tokio::select! {
                 event = rx.recv() => match event {
                     Some(event) => Either::Pc(event),
-                    None => return Err(Failure::Closed {
-                        during,
-                        detail: "the peer connection closed".into(),
-                    }),
+                    // The connection ended itself (it failed): the stage decides what that is.
+                    None => return Ok(Next::Gone),
                 },
                 inbound = wire.inbox.recv() => Either::Wire(inbound),
                 _ = tokio::time::sleep_until(deadline.into()) => {
@@ -874,7 +902,9 @@ impl Run<'_> {
             return;
         }
         if let Some(fact) = Candidate::parse(&candidate.candidate) {
-            self.observation.remote_candidates.push(fact);
+            if !self.observation.remote_candidates.contains(&fact) {
+                self.observation.remote_candidates.push(fact);
+            }
         }
         let _ = pc.add_ice_candidate(candidate.to_rtc()).await;
     }
@@ -944,6 +974,8 @@ impl Run<'_> {
 enum Next {
     Pc(PcEvent),
     Signal(serde_json::Value),
+    /// The connection's events ended: it closed itself.
+    Gone,
 }
 
 enum Either {
@@ -1246,38 +1278,38 @@ fn echo_message(n: usize, size: usize) -> String {
     text
 }
 
-/// The selected candidate pair and its round trip, from the connection's statistics.
+/// The selected candidate pair, from the ICE transport (the statistics know only the
+/// candidates that were trickled, not those written in the answer), and its round trip from the
+/// statistics.
 async fn selected_pair(pc: &Arc<dyn PeerConnection>) -> Option<SelectedPair> {
     let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
-    let transport = report.transport()?;
-    let pair = match report.get(&transport.selected_candidate_pair_id) {
-        Some(RTCStatsReportEntry::IceCandidatePair(pair)) => pair,
-        _ => report.iter().find_map(|entry| match entry {
-            RTCStatsReportEntry::IceCandidatePair(pair) if pair.nominated => Some(pair),
+    let stats_pair = report.transport().and_then(|transport| {
+        match report.get(&transport.selected_candidate_pair_id) {
+            Some(RTCStatsReportEntry::IceCandidatePair(pair)) => Some(pair),
             _ => None,
-        })?,
-    };
-    // The pair names its candidates by their own ids; the report files them under a prefix.
-    let candidate = |id: &str| {
-        report.iter().find_map(|entry| match entry {
-            RTCStatsReportEntry::LocalCandidate(c) | RTCStatsReportEntry::RemoteCandidate(c)
-                if entry.id().ends_with(id) =>
-            {
-                Some(Candidate {
-                    kind: CandidateKind::from_rtc(c.candidate_type)?,
-                    protocol: c.protocol.to_ascii_lowercase(),
-                    address: c.address.clone().unwrap_or_default(),
-                    port: c.port,
-                })
-            }
-            _ => None,
+        }
+    });
+    let round_trip = stats_pair
+        .filter(|pair| pair.current_round_trip_time > 0.0)
+        .map(|pair| Duration::from_secs_f64(pair.current_round_trip_time));
+    let convert = |c: &RTCIceCandidate| {
+        Some(Candidate {
+            kind: CandidateKind::from_rtc(c.typ)?,
+            protocol: c.protocol.to_string().to_ascii_lowercase(),
+            address: c.address.clone(),
+            port: c.port,
         })
     };
-    let round_trip = (pair.current_round_trip_time > 0.0)
-        .then(|| Duration::from_secs_f64(pair.current_round_trip_time));
+    let sctp = pc.sctp().await?;
+    let pair = sctp
+        .transport()
+        .ice_transport()
+        .get_selected_candidate_pair()
+        .await
+        .ok()??;
     Some(SelectedPair {
-        local: candidate(&pair.local_candidate_id)?,
-        remote: candidate(&pair.remote_candidate_id)?,
+        local: convert(pair.local())?,
+        remote: convert(pair.remote())?,
         round_trip,
     })
 }
