@@ -111,12 +111,12 @@ sdk_errors! {
     SIGNAL_CAHNNEL_SETUP_FAILED = 16385, "0x4001";
     description: "The SDK could not log in over its signaling WebSocket (TLS on TCP 443 to TRTC's domains, plus TCP 8687 for SDKs before 4.12.0). Either the connection itself failed (DNS, firewall, proxy, TLS inspection) or the server refused the credentials, in which case an account code such as 70001 comes with it.";
     fix: "When an account code is present, fix the userSig as that code says. Otherwise allow outbound TCP 443 (and 8687 for SDK < 4.12.0) to TRTC's signaling domains and exempt them from TLS-inspecting proxies.";
-    detect: Detect::By(&[Account, Signaling]);
+    detect: Detect::By(&[Account, Signaling, Webrtc]);
 
     SIGNAL_CHANNEL_ERROR = 16386, "0x4002";
     description: "The WebSocket to TRTC's signaling server opened and then broke: it was closed by a proxy or firewall idle timer, reset mid-stream, or carried frames the SDK could not parse.";
     fix: "Find the proxy, VPN or firewall that cuts long-lived WebSockets on TCP 443 and raise its idle timeout or bypass it for TRTC's domains; have the application rejoin when this is reported.";
-    detect: Detect::By(&[Signaling]);
+    detect: Detect::By(&[Signaling, Webrtc]);
 
     ICE_TRANSPORT_ERROR = 16387, "0x4003";
     description: "No media connection to TRTC's servers could be made: direct UDP to ports 8000, 8080, 8800, 843, 443 and 16285 went unanswered and TRTC's relay over UDP and over TCP/TLS 443 failed as well, or the DTLS handshake on the chosen path never finished.";
@@ -599,7 +599,7 @@ messages! {
     "failed to connect to remote server via websocket" => Some(sdk::SIGNAL_CAHNNEL_SETUP_FAILED);
     description: "The SDK's WebSocket to the signaling server did not open; the evidence says whether DNS, the TCP connect, TLS, the HTTP upgrade or a proxy was at fault.";
     fix: "Allow outbound TCP 443 (and 8687 for SDKs before 4.12.0) to TRTC's signaling domains, make sure they resolve with the configured DNS, and keep TLS inspection away from them.";
-    detect: Detect::By(&[Signaling]);
+    detect: Detect::By(&[Signaling, Webrtc]);
 
     "ICE/DTLS Transport connection failed" => Some(sdk::ICE_TRANSPORT_ERROR);
     description: "The browser's peer connection went to the failed state: connectivity checks on every candidate pair failed, or the DTLS handshake after them did.";

@@ -523,3 +523,341 @@ pub fn metrics(observation: &Observation, context: &Context) -> Map<String, Valu
     );
     map
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use preflight_probes::signaling::{Family, Step, Target};
+    use preflight_probes::webrtc::media::MediaKind;
+    use preflight_probes::webrtc::probe::{ChannelFacts, SelectedPair, Timings};
+
+    fn candidate(kind: CandidateKind, address: &str, port: u16) -> Candidate {
+        Candidate {
+            kind,
+            protocol: "udp".into(),
+            address: address.into(),
+            port,
+        }
+    }
+
+    /// An observation of a probe that failed with `failure`, after a join in 3 ms.
+    fn failed(failure: Failure) -> Observation {
+        Observation {
+            target: Target::parse("ws://peer.lab:8080/").unwrap(),
+            signaling_address: Some("10.0.0.2:8080".parse().unwrap()),
+            server: Some("trtc-preflight 0.1.0".into()),
+            peer_misbehaves: None,
+            bound: vec!["10.0.0.1:0".parse().unwrap()],
+            relay_only: false,
+            failure: Some(failure),
+            timings: Timings {
+                signaling: Some(Duration::from_millis(3)),
+                ..Timings::default()
+            },
+            local_candidates: vec![candidate(CandidateKind::Host, "10.0.0.1", 50000)],
+            remote_candidates: vec![candidate(CandidateKind::Host, "10.0.0.2", 40000)],
+            ice_states: Vec::new(),
+            selected: None,
+            channel: None,
+            media: Vec::new(),
+        }
+    }
+
+    fn connected(media: Vec<MediaFacts>, channel: ChannelFacts) -> Observation {
+        let mut observation = failed(Failure::NoAnswerer);
+        observation.failure = None;
+        observation.timings = Timings {
+            signaling: Some(Duration::from_millis(3)),
+            answer: Some(Duration::from_millis(4)),
+            ice: Some(Duration::from_millis(2)),
+            dtls: Some(Duration::from_millis(30)),
+            connected: Some(Duration::from_millis(40)),
+            channel_open: Some(Duration::from_millis(2)),
+            first_media: Some(Duration::from_millis(3)),
+            ready: Some(Duration::from_millis(60)),
+            total: Duration::from_millis(250),
+        };
+        observation.selected = Some(SelectedPair {
+            local: candidate(CandidateKind::Host, "10.0.0.1", 50000),
+            remote: candidate(CandidateKind::Host, "10.0.0.2", 40000),
+            round_trip: Some(Duration::from_micros(400)),
+        });
+        observation.channel = Some(channel);
+        observation.media = media;
+        observation
+    }
+
+    fn all_echoed() -> ChannelFacts {
+        ChannelFacts {
+            opened: true,
+            sent: 3,
+            echoed: 3,
+            round_trips: vec![Duration::from_millis(1); 3],
+            largest_echoed: Some(16_000),
+        }
+    }
+
+    fn media(kind: MediaKind, received: u64, peer_received: Option<u64>) -> MediaFacts {
+        MediaFacts {
+            kind,
+            sent: 50,
+            received,
+            first_after: (received > 0).then(|| Duration::from_millis(3)),
+            peer_received,
+        }
+    }
+
+    fn one(observation: &Observation) -> Finding {
+        let findings = findings(observation, &Context::default());
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        findings.into_iter().next().unwrap()
+    }
+
+    fn coded(finding: &Finding) -> (Option<u32>, Option<&str>) {
+        (finding.code, finding.message.as_deref())
+    }
+
+    #[test]
+    fn each_failed_stage_has_its_sdk_code_and_message() {
+        let cases: Vec<(Failure, u32, Option<&str>)> = vec![
+            (
+                Failure::Signaling(vec![preflight_probes::signaling::Failure {
+                    family: Some(Family::V4),
+                    step: Step::Tcp,
+                    detail: "refused".into(),
+                }]),
+                16385,
+                Some(WEBSOCKET_FAILED),
+            ),
+            (
+                Failure::Closed {
+                    during: Stage::Ice,
+                    detail: "reset".into(),
+                },
+                16386,
+                None,
+            ),
+            (
+                Failure::NotOurServer {
+                    detail: "the first reply to hello was {}".into(),
+                },
+                16386,
+                None,
+            ),
+            (Failure::NoAnswerer, 16388, None),
+            (
+                Failure::Refused {
+                    during: Stage::Answer,
+                    code: "answer_failed".into(),
+                    message: "16 WebRTC sessions are open; try again later".into(),
+                },
+                16388,
+                None,
+            ),
+            (
+                Failure::Timeout {
+                    during: Stage::Answer,
+                    waited: Duration::from_secs(5),
+                },
+                16388,
+                Some(JOIN_TIMEOUT),
+            ),
+            (Failure::CreateOffer("bind: denied".into()), 16389, None),
+            (Failure::AnswerRejected("no codec".into()), 16388, None),
+            (
+                Failure::Ice {
+                    waited: Duration::from_secs(5),
+                    state: "checking".into(),
+                },
+                16387,
+                Some(ICE_FAILED),
+            ),
+            (
+                Failure::Dtls {
+                    waited: Duration::from_secs(5),
+                    state: "connecting".into(),
+                },
+                16387,
+                Some(DTLS_TIMEOUT),
+            ),
+            (
+                Failure::Dtls {
+                    waited: Duration::from_millis(300),
+                    state: "failed".into(),
+                },
+                16387,
+                Some(ICE_FAILED),
+            ),
+        ];
+        for (failure, code, message) in cases {
+            let finding = one(&failed(failure.clone()));
+            assert_eq!(coded(&finding), (Some(code), message), "{failure:?}");
+            assert_eq!(finding.severity, Severity::Error);
+        }
+    }
+
+    #[test]
+    fn the_fixes_name_the_concrete_values() {
+        let finding = one(&failed(Failure::Ice {
+            waited: Duration::from_secs(5),
+            state: "checking".into(),
+        }));
+        assert_eq!(
+            finding.evidence,
+            "ICE with the test peer at ws://peer.lab:8080/ did not connect within 5.0 s (last state: checking). Local candidates: host udp 10.0.0.1:50000. The peer's candidates: host udp 10.0.0.2:40000."
+        );
+        assert!(finding.fix.starts_with(
+            "UDP between this machine (10.0.0.1) and the test peer (10.0.0.2:40000) is blocked"
+        ));
+        let busy = one(&failed(Failure::Refused {
+            during: Stage::Answer,
+            code: "answer_failed".into(),
+            message: "16 WebRTC sessions are open; try again later".into(),
+        }));
+        assert!(
+            busy.fix.contains("raise `serve --webrtc-sessions`"),
+            "{}",
+            busy.fix
+        );
+        let timeout = one(&failed(Failure::Timeout {
+            during: Stage::Answer,
+            waited: Duration::from_millis(5002),
+        }));
+        assert_eq!(
+            timeout.evidence,
+            "The test peer at ws://peer.lab:8080/ took the offer and sent no answer within 5.0 s (the WebSocket itself was open; joining took 3.0 ms)."
+        );
+    }
+
+    #[test]
+    fn no_remote_candidates_and_no_relay_candidates_have_their_own_fixes() {
+        let mut observation = failed(Failure::Ice {
+            waited: Duration::from_secs(5),
+            state: "checking".into(),
+        });
+        observation.remote_candidates.clear();
+        assert!(one(&observation)
+            .fix
+            .starts_with("The test peer sent no candidates"));
+        let context = Context {
+            relay_only: true,
+            relays: vec!["turn:relay.lab:3478?transport=udp".into()],
+            unusable_relays: vec!["turns:relay.lab:5349".into()],
+        };
+        let findings = findings(&observation, &context);
+        assert_eq!(findings.len(), 2);
+        assert_eq!(findings[0].severity, Severity::Info);
+        assert_eq!(
+            findings[0].evidence,
+            "Not used by the WebRTC check: turns:relay.lab:5349."
+        );
+        assert!(findings[1]
+            .fix
+            .starts_with("No relay candidate was gathered from turn:relay.lab:3478?transport=udp"));
+    }
+
+    #[test]
+    fn a_working_call_is_one_info_finding_with_every_stage() {
+        let observation = connected(
+            vec![
+                media(MediaKind::Audio, 10, Some(12)),
+                media(MediaKind::Video, 8, Some(9)),
+            ],
+            all_echoed(),
+        );
+        let finding = one(&observation);
+        assert_eq!(finding.severity, Severity::Info);
+        assert_eq!(
+            finding.evidence,
+            "WebRTC with ws://peer.lab:8080/ connected in 40 ms (signaling 3.0 ms, answer 4.0 ms, ICE 2.0 ms, DTLS 30 ms) over host 10.0.0.1:50000 ↔ 10.0.0.2:40000 (RTT 0.4 ms); 3 data-channel messages echoed (up to 16000 bytes); audio back in 3.0 ms (10 of 50 packets), video back in 3.0 ms (8 of 50 packets)."
+        );
+    }
+
+    #[test]
+    fn one_way_media_is_a_warning_per_kind_with_its_direction() {
+        let observation = connected(
+            vec![
+                media(MediaKind::Audio, 0, Some(0)),
+                media(MediaKind::Video, 0, Some(40)),
+            ],
+            all_echoed(),
+        );
+        let findings = findings(&observation, &Context::default());
+        assert_eq!(findings.len(), 2);
+        assert!(findings
+            .iter()
+            .all(|f| f.severity == Severity::Warning && f.code.is_none()));
+        assert!(findings[0]
+            .description
+            .contains("the others in a call would hear silence"));
+        assert!(findings[0]
+            .evidence
+            .contains("audio was lost from this machine to the peer: the peer received none of the 50 audio packets sent"));
+        assert!(findings[1]
+            .description
+            .contains("this user would see black video"));
+        assert!(findings[1].evidence.contains(
+            "video was lost from the peer back to this machine: the peer received 40 video packets"
+        ));
+        // A peer that does not say what it received: the direction is unknown.
+        let observation = connected(vec![media(MediaKind::Video, 0, None)], all_echoed());
+        assert!(one(&observation)
+            .evidence
+            .contains("in an unknown direction"));
+    }
+
+    #[test]
+    fn a_data_channel_that_loses_messages_or_never_opens_is_a_warning() {
+        let lossy = ChannelFacts {
+            echoed: 2,
+            largest_echoed: Some(1_200),
+            ..all_echoed()
+        };
+        let finding = one(&connected(vec![], lossy));
+        assert_eq!(finding.severity, Severity::Warning);
+        assert!(finding
+            .evidence
+            .ends_with("2 of 3 data-channel messages came back (largest echoed: 1200 bytes)."));
+        let closed = ChannelFacts::default();
+        let finding = one(&connected(vec![], closed));
+        assert!(finding.description.contains("did not open"));
+    }
+
+    #[test]
+    fn a_staged_failure_says_so() {
+        let mut observation = failed(Failure::Dtls {
+            waited: Duration::from_secs(5),
+            state: "connecting".into(),
+        });
+        observation.peer_misbehaves = Some("stall-dtls".into());
+        assert!(one(&observation).evidence.ends_with(
+            "The test peer misbehaves on purpose (serve --misbehave stall-dtls): this result is staged, not a fault of this network."
+        ));
+    }
+
+    #[test]
+    fn metrics_hold_every_stage_and_the_pair() {
+        let observation = connected(vec![media(MediaKind::Audio, 10, Some(12))], all_echoed());
+        let metrics = Value::Object(metrics(&observation, &Context::default()));
+        assert_eq!(metrics["timings_ms"]["dtls"], 30.0);
+        assert_eq!(metrics["timings_ms"]["ready"], 60.0);
+        assert_eq!(metrics["selected_pair"]["rtt_ms"], 0.4);
+        assert_eq!(metrics["selected_pair"]["local"]["type"], "host");
+        assert_eq!(metrics["data_channel"]["rtt_ms"]["median"], 1.0);
+        assert_eq!(metrics["media"][0]["peer_received"], 12);
+        assert_eq!(metrics["failed_stage"], Value::Null);
+        let metrics = Value::Object(metrics_of_failure());
+        assert_eq!(metrics["failed_stage"], "ice");
+        assert_eq!(metrics["connected"], false);
+    }
+
+    fn metrics_of_failure() -> Map<String, Value> {
+        metrics(
+            &failed(Failure::Ice {
+                waited: Duration::from_secs(5),
+                state: "failed".into(),
+            }),
+            &Context::default(),
+        )
+    }
+}

@@ -27,7 +27,7 @@ pub enum Discard {
 }
 
 impl Discard {
-    fn matches(self, first: u8) -> bool {
+    pub(crate) fn matches(self, first: u8) -> bool {
         match self {
             Discard::Dtls => (20..=63).contains(&first),
             Discard::Media => (128..=191).contains(&first),

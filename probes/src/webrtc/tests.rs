@@ -202,3 +202,127 @@ async fn a_server_without_an_answerer_says_so() {
     let observation = probe::probe(&target, &quick()).await;
     assert_eq!(observation.failure, Some(Failure::NoAnswerer));
 }
+
+/// An offer as the probe makes it (a data channel, audio and video).
+async fn an_offer() -> String {
+    let (events, _rx) = super::Events::new();
+    let pc = super::build(
+        super::Build {
+            bind: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
+            ice_servers: Vec::new(),
+            relay_only: false,
+            all_codecs: false,
+            discard: None,
+            ice_disconnected: Duration::from_secs(5),
+        },
+        events,
+    )
+    .await
+    .unwrap();
+    pc.create_data_channel("x", None).await.unwrap();
+    for kind in [
+        super::media::MediaKind::Audio,
+        super::media::MediaKind::Video,
+    ] {
+        let track = super::media::track(kind, 7, None);
+        pc.add_track(track as std::sync::Arc<dyn webrtc::media_stream::track_local::TrackLocal>)
+            .await
+            .unwrap();
+    }
+    let offer = pc.create_offer(None).await.unwrap();
+    let _ = pc.close().await;
+    offer.sdp
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_limited_in_number_and_in_time() {
+    let answerer = Answerer::new(Config {
+        max_sessions: 1,
+        session_time: Duration::from_millis(300),
+        ..Config::default()
+    });
+    let offer = an_offer().await;
+    let first = answerer.answer(offer.clone()).await.expect("answered");
+    assert!(first.sdp.contains("m=audio") && first.sdp.contains("m=video"));
+    assert_eq!(answerer.open_sessions(), 1);
+    match answerer.answer(offer.clone()).await {
+        Err(super::answerer::AnswerError::Busy(1)) => {}
+        other => panic!("{:?}", other.map(|answered| answered.sdp)),
+    }
+    // The refused offer took no session; the first ends at its time limit.
+    let started = Instant::now();
+    while answerer.open_sessions() > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the session outlived its limit"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(answerer.answer(offer).await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_that_is_not_sdp_is_refused_and_takes_no_session() {
+    let answerer = answerer(None);
+    match answerer.answer("v=0\r\n".into()).await {
+        Err(super::answerer::AnswerError::Failed(message)) => {
+            assert!(message.starts_with("the offer "), "{message}");
+        }
+        other => panic!("{:?}", other.map(|answered| answered.sdp)),
+    }
+    assert_eq!(answerer.open_sessions(), 0);
+}
+
+#[test]
+fn candidates_are_read_from_sdp_lines() {
+    let host = super::Candidate::parse(
+        "candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host generation 0",
+    )
+    .unwrap();
+    assert_eq!(host.to_string(), "host udp 127.0.0.1:5000");
+    let relay = super::Candidate::parse(
+        "a=candidate:2 1 UDP 16777215 ::1 3478 typ relay raddr 0.0.0.0 rport 0",
+    )
+    .unwrap();
+    assert_eq!(
+        (relay.kind, relay.protocol.as_str()),
+        (CandidateKind::Relay, "udp")
+    );
+    assert_eq!(relay.to_string(), "relay udp [::1]:3478");
+    assert_eq!(
+        super::Candidate::parse("candidate:1 1 udp 1 127.0.0.1 x typ host"),
+        None
+    );
+    assert_eq!(
+        super::Candidate::parse("candidate:1 1 udp 1 127.0.0.1 9 foo host"),
+        None
+    );
+    let sdp = "v=0\r\na=candidate:1 1 udp 1 10.0.0.1 9 typ host\r\na=mid:0\r\n";
+    assert_eq!(super::sdp_candidates(sdp).len(), 1);
+    assert_eq!(super::first_mid(sdp), Some("0".into()));
+}
+
+#[test]
+fn the_filter_tells_dtls_from_media_as_rfc_7983_does() {
+    use super::Discard;
+    for (first, dtls, media) in [
+        (0u8, false, false),
+        (1, false, false),
+        (22, true, false),
+        (63, true, false),
+        (128, false, true),
+        (191, false, true),
+        (200, false, false),
+    ] {
+        assert_eq!(Discard::Dtls.matches(first), dtls, "{first}");
+        assert_eq!(Discard::Media.matches(first), media, "{first}");
+    }
+}
+
+#[test]
+fn misbehaviours_have_stable_names() {
+    for how in Misbehave::ALL {
+        assert_eq!(Misbehave::parse(how.as_str()), Some(how));
+    }
+    assert_eq!(Misbehave::parse("explode"), None);
+}
