@@ -9,7 +9,7 @@
 #   sudo bash benches/webrtc.sh
 #
 # Environment: RUNS (default 20 probe runs), CHROMIUM_RUNS (5), DEMO_RUNS (10),
-# CHROMIUM_FAILURE (1: also time Chromium with UDP dropped; it takes about 40 s).
+# CHROMIUM_FAILURE (1: also time Chromium with UDP dropped; it takes about 20 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -125,9 +125,14 @@ t1=$(now_ms)
 echo "UDP dropped -> $(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); f=[f for p in r['probes'] for f in p['findings'] if f.get('code')][0]; print(f['code'], f['name'], '\"'+(f['message'] or '')+'\"')" "$work/f.json"): $((t1 - t0)) ms"
 if [ -x /usr/bin/chromium ] && [ "$chromium_failure" = 1 ]; then
   t0=$(now_ms)
-  in_a python3 tests/peers/browser_harness.py --signal "$far" --timeout 70 >"$work/cf.json" 2>/dev/null || true
+  in_a python3 tests/peers/browser_harness.py --signal "$far" --timeout 70 --lab-net 10.239.1.0/24 >"$work/cf.json" 2>/dev/null || true
   t1=$(now_ms)
-  echo "Chromium, UDP dropped: $((t1 - t0)) ms to give up ($(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(r.get('error'))" "$work/cf.json"))"
+  echo "Chromium, UDP dropped: $((t1 - t0)) ms for the harness, $(python3 -c "
+import json,sys
+r=json.load(open(sys.argv[1])); s=r.get('stages_ms',{}); log=r.get('log',[])
+failed=[l for l in log if 'connection failed' in l]
+at=float(failed[0].split(' ms')[0]) if failed else float('nan')
+print(f\"{at - s.get('answer_applied', 0):.0f} ms from the answer to 'connection failed' ({str(r.get('error')).splitlines()[0]})\")" "$work/cf.json")"
 fi
 for how in never-answer stall-dtls; do
   bad=$(start_serve "$ns_a" 127.0.0.1 --misbehave "$how")

@@ -142,6 +142,8 @@ pub struct Running {
     pub pin: Option<String>,
     /// The `ready` line's details.
     pub ready: String,
+    /// Notes for the operator (a self-signed certificate and its pin), for standard error.
+    pub notes: Vec<String>,
     stop: watch::Sender<bool>,
     tasks: tokio::task::JoinSet<()>,
     responder: Arc<Mutex<Responder>>,
@@ -208,6 +210,9 @@ pub fn run(args: &ServeArgs) -> i32 {
             Ok(running) => running,
             Err(error) => return usage(&error),
         };
+        for note in &running.notes {
+            eprintln!("{note}");
+        }
         for (protocol, address) in &running.listeners {
             println!("{protocol} {address}");
         }
@@ -442,6 +447,10 @@ async fn start(prepared: Prepared, args: &ServeArgs) -> Result<Running, String> 
             .as_ref()
             .map(|tls| tls::format_pin(&tls.fingerprint)),
         ready,
+        notes: tls_setup
+            .iter()
+            .filter_map(|tls| tls.note.clone())
+            .collect(),
         stop,
         tasks,
         responder,
@@ -515,25 +524,27 @@ struct ServerTls {
     wss: TlsAcceptor,
     /// SHA-256 of the leaf certificate.
     fingerprint: [u8; 32],
+    /// What to tell the operator about it (a self-signed certificate and its pin).
+    note: Option<String>,
 }
 
 /// The TLS set-up: from `--cert`/`--key`, or self-signed.
 fn server_tls(args: &ServeArgs, listen: &[IpAddr]) -> Result<ServerTls, String> {
-    let (chain, key) = match (&args.cert, &args.key) {
+    let (chain, key, note) = match (&args.cert, &args.key) {
         (Some(cert), Some(key)) => {
             let chain = tls::load_certificates(cert).map_err(|error| format!("--cert {error}"))?;
             let key = tls::load_private_key(key).map_err(|error| format!("--key {error}"))?;
-            (chain, key)
+            (chain, key, None)
         }
         (None, None) => {
             let names = certificate_names(listen);
             let generated = tls::self_signed(&names).map_err(|error| error.to_string())?;
-            eprintln!(
+            let note = format!(
                 "note: TLS uses a self-signed certificate for {}; clients pass --pin {}",
                 names.join(", "),
                 tls::format_pin(&generated.sha256)
             );
-            (vec![generated.cert], generated.key)
+            (vec![generated.cert], generated.key, Some(note))
         }
         _ => {
             return Err(
@@ -555,6 +566,7 @@ fn server_tls(args: &ServeArgs, listen: &[IpAddr]) -> Result<ServerTls, String> 
         stun,
         wss,
         fingerprint,
+        note,
     })
 }
 

@@ -353,7 +353,13 @@ fn relay_only_connects_through_a_turn_server_nobody_here_wrote() {
         "--turn-user",
         "alice",
     ];
-    let (output, report, _) = check(None, &args, &[("TRTC_PREFLIGHT_TURN_PASSWORD", "s3cret")]);
+    // -vv: the debug log holds no secret either.
+    let verbose = [&args[..], &["-vv"]].concat();
+    let (output, report, _) = check(
+        None,
+        &verbose,
+        &[("TRTC_PREFLIGHT_TURN_PASSWORD", "s3cret")],
+    );
     assert_eq!(output.status.code(), Some(0), "{report:#}");
     let probe = webrtc(&report, &url);
     let metrics = &probe["metrics"];

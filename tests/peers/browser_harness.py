@@ -57,14 +57,16 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def loopback_ws_url(url):
-    """Check that `url` is ws://<loopback>:port/...; return it or raise ValueError."""
+def loopback_ws_url(url, lab=None):
+    """Check that `url` is ws://<loopback, or an address in `lab`>:port/...; return it or raise
+    ValueError."""
     u = urllib.parse.urlsplit(url)
     if u.scheme not in ("ws", "wss") or not u.hostname or not u.port:
         raise ValueError(f"{url!r} is not ws://HOST:PORT/")
     host = "127.0.0.1" if u.hostname == "localhost" else u.hostname
-    if not ipaddress.ip_address(host).is_loopback:
-        raise ValueError(f"{url!r}: only loopback signaling servers are allowed")
+    address = ipaddress.ip_address(host)
+    if not (address.is_loopback or (lab is not None and address in lab)):
+        raise ValueError(f"{url!r}: only loopback signaling servers are allowed (or --lab-net)")
     return url
 
 
@@ -117,9 +119,19 @@ def main():
     ap.add_argument("--echoes", type=int, default=5)
     ap.add_argument("--room", default="browser")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
+    ap.add_argument("--lab-net", help="an IPv4 network (A.B.C.D/N) inside network namespaces the "
+                    "caller made, allowed beside loopback for signaling and candidates")
     args = ap.parse_args()
+    lab = None
+    if args.lab_net:
+        try:
+            lab = ipaddress.IPv4Network(args.lab_net)
+        except ValueError as e:
+            ap.error(f"--lab-net {args.lab_net}: {e}")
+        if not lab.is_private:
+            ap.error(f"--lab-net {args.lab_net}: only a private network inside namespaces")
     try:
-        loopback_ws_url(args.signal)
+        loopback_ws_url(args.signal, lab)
     except ValueError as e:
         ap.error(str(e))
     if not os.access(args.chromium, os.X_OK):
@@ -130,13 +142,23 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     page_timeout_ms = int(max(1.0, args.timeout - 3.0) * 1000)  # leave time to POST
-    query = urllib.parse.urlencode({"signal": args.signal, "room": args.room,
-                                    "echoes": args.echoes, "timeout_ms": page_timeout_ms})
+    fields = {"signal": args.signal, "room": args.room, "echoes": args.echoes,
+              "timeout_ms": page_timeout_ms}
+    if lab is not None:
+        fields["lab"] = str(lab)
+    query = urllib.parse.urlencode(fields)
     url = f"http://127.0.0.1:{server.server_address[1]}/browser_client.html?{query}"
 
     profile = tempfile.mkdtemp(prefix="trtc-chromium-")
     chrome_log = open(os.path.join(profile, "chromium.log"), "wb")
-    cmd = [args.chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", url]
+    flags = list(CHROMIUM_FLAGS)
+    if lab is not None:
+        # The resolver rules map every name, IP literals included, to "not found": let the lab's
+        # signaling address through too.
+        host = urllib.parse.urlsplit(args.signal).hostname
+        flags = [f"{flag}, EXCLUDE {host}" if flag.startswith("--host-resolver-rules=") else flag
+                 for flag in flags]
+    cmd = [args.chromium, *flags, f"--user-data-dir={profile}", url]
     print(f"harness: {' '.join(cmd)}", file=sys.stderr, flush=True)
     # Own process group, so that Chromium and all its children are killed together.
     # Chromium gets SIGKILL if this harness dies (even by SIGKILL). preexec_fn runs before
