@@ -17,18 +17,8 @@ fn check(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> (Output, serde_json::Value, Duration) {
-    let started = Instant::now();
-    let output = lab::preflight(namespace)
-        .arg("check")
-        .args(["--only", "webrtc", "--format", "json"])
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    let took = started.elapsed();
-    let report = lab::json(&output);
-    lab::validate(&report);
-    (output, report, took)
+    let all = [&["--only", "webrtc", "--format", "json"], args].concat();
+    lab::check_json(namespace, &all, env)
 }
 
 fn serve(args: &[&str]) -> (Serve, String) {

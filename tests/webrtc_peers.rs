@@ -21,7 +21,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use lab::{json, preflight, validate, Netns, Serve};
+use lab::{Netns, Serve};
 
 /// `tests/peers/`.
 fn peers() -> PathBuf {
@@ -208,17 +208,11 @@ impl Aiortc {
 /// `check --peer URL --only webrtc --format json`: the output, the report (validated against
 /// the schema) and the wall time.
 fn check_peer(url: &str) -> (Output, serde_json::Value, Duration) {
-    let started = Instant::now();
-    let output = preflight(None)
-        .args([
-            "check", "--peer", url, "--only", "webrtc", "--format", "json",
-        ])
-        .output()
-        .unwrap();
-    let elapsed = started.elapsed();
-    let report = json(&output);
-    validate(&report);
-    (output, report, elapsed)
+    lab::check_json(
+        None,
+        &["--peer", url, "--only", "webrtc", "--format", "json"],
+        &[],
+    )
 }
 
 /// The report's probe of kind `webrtc`.

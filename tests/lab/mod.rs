@@ -336,3 +336,24 @@ pub fn findings(probe: &serde_json::Value) -> Vec<(String, Option<u64>)> {
         })
         .collect()
 }
+
+/// Runs `check` with `args` and `env` (in `namespace` if given), and returns its output, its
+/// JSON report (validated against the schema) and the wall time. `args` must ask for
+/// `--format json` on standard output.
+pub fn check_json(
+    namespace: Option<&Netns>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Output, serde_json::Value, Duration) {
+    let started = Instant::now();
+    let output = preflight(namespace)
+        .arg("check")
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let report = json(&output);
+    validate(&report);
+    (output, report, took)
+}
