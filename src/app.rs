@@ -31,6 +31,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Check(args) => check(&args),
         Command::Demo(args) => demo(&args),
         Command::Serve(args) => crate::serve::run(&args),
+        Command::Agent(args) => crate::agent::run(&args),
         Command::Explain(args) => explain_command(&args),
         Command::Codes(args) => codes(&args),
         Command::Completions { shell } => {

@@ -35,6 +35,9 @@ pub enum Command {
     /// Run the test endpoints for the far side of a firewall: STUN over UDP, TCP and TLS, the
     /// signaling WebSocket and its WebRTC answerer.
     Serve(Box<crate::serve::ServeArgs>),
+    /// The desktop agent: a page on 127.0.0.1 for the user's own browser, which runs the
+    /// browser's checks beside the native probes of the plan, and a local JSON API.
+    Agent(Box<crate::agent::AgentArgs>),
     /// Show the catalog entry and the fix for a code, a NAME, a 0xHEX value or a message.
     Explain(ExplainArgs),
     /// List the whole catalog.

@@ -396,7 +396,19 @@ pub async fn run(
     plan: &Plan,
     version: &str,
     interrupt: impl Future<Output = ()>,
+    progress: impl FnMut(&Report),
+) -> RunResult {
+    run_streaming(plan, version, interrupt, progress, |_| {}).await
+}
+
+/// [`run`], and `finished` receives each probe's result as it finishes (the agent streams
+/// them). The final report may still change a result: paths are judged together at the end.
+pub async fn run_streaming(
+    plan: &Plan,
+    version: &str,
+    interrupt: impl Future<Output = ()>,
     mut progress: impl FnMut(&Report),
+    mut finished_probe: impl FnMut(&ProbeResult),
 ) -> RunResult {
     let started = Instant::now();
     let started_at = UnixTime::system_now().rfc3339();
@@ -506,6 +518,7 @@ pub async fn run(
                     observations[index] = outcome.path.take();
                     let result = finished(probe, elapsed_ms(started_at_by_index[&index]), outcome);
                     tracing::info!(id = %result.id, status = result.status.as_str(), duration_ms = result.duration_ms, "probe finished");
+                    finished_probe(&result);
                     slots[index] = Some(result);
                     progress(&assemble(&slots, false, ""));
                 }

@@ -3,6 +3,7 @@
 //! a fix that names the concrete value at fault. Every rule is exercised by a test.
 
 pub mod account;
+pub mod browser;
 pub mod mtu;
 pub mod ports;
 pub mod room;
