@@ -476,7 +476,11 @@ fn agent_info(agent: &Agent, caller: &Caller) -> Value {
                 .collect(),
             _ => Vec::new(),
         };
-        info["plan"]["browser"] = json!({"peer": network.peer, "ice_servers": ice_servers});
+        info["plan"]["browser"] = json!({
+            "peer": network.peer,
+            "ice_servers": ice_servers,
+            "audio_only": plan.devices.audio_only,
+        });
     }
     info
 }

@@ -48,14 +48,11 @@ pub struct AgentArgs {
     /// A web origin allowed to call the API (`https://app.example.com`; repeatable).
     #[arg(long, value_name = "ORIGIN", help_heading = "Agent")]
     pub allow_origin: Vec<String>,
-    /// How long a check waits for the page's browser results before reporting them missing.
-    #[arg(
-        long,
-        value_name = "DURATION",
-        default_value = "120s",
-        help_heading = "Agent"
-    )]
-    pub browser_wait: String,
+    /// How long a check waits for the page's browser results before reporting them missing
+    /// [default: 2 minutes for the device prompts, and 40 s more per WebRTC attempt: one to
+    /// --peer, one per --turn].
+    #[arg(long, value_name = "DURATION", help_heading = "Agent")]
+    pub browser_wait: Option<String>,
     /// The plan: the same options as `check`.
     #[command(flatten)]
     pub check: CheckArgs,
@@ -141,13 +138,26 @@ pub fn settings(args: &AgentArgs, env: &Env) -> Result<Settings, String> {
         allowed_origins
             .push(normal_origin(origin).map_err(|e| format!("--allow-origin {origin}: {e}"))?);
     }
-    let browser_wait = config::parse_duration(&args.browser_wait)
-        .map_err(|error| format!("--browser-wait {}: {error}", args.browser_wait))?;
+    let browser_wait = match &args.browser_wait {
+        Some(text) => config::parse_duration(text)
+            .map_err(|error| format!("--browser-wait {text}: {error}"))?,
+        None => default_browser_wait(&plan),
+    };
     Ok(Settings {
         plan,
         allowed_origins,
         browser_wait,
     })
+}
+
+/// The page asks for the microphone and the camera apart (up to a minute each while the person
+/// decides), then tries WebRTC to the peer and through each relay (up to about 35 s each).
+fn default_browser_wait(plan: &crate::plan::Plan) -> std::time::Duration {
+    let attempts = match plan.network.peer {
+        Some(_) => 1 + plan.network.turn.len() as u64,
+        None => 0,
+    };
+    std::time::Duration::from_secs(120 + 40 * attempts)
 }
 
 /// `scheme://host[:port]` in lowercase, with the default port dropped; an error for anything

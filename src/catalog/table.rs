@@ -111,7 +111,7 @@ sdk_errors! {
     SIGNAL_CAHNNEL_SETUP_FAILED = 16385, "0x4001";
     description: "The SDK could not log in over its signaling WebSocket (TLS on TCP 443 to TRTC's domains, plus TCP 8687 for SDKs before 4.12.0). Either the connection itself failed (DNS, firewall, proxy, TLS inspection) or the server refused the credentials, in which case an account code such as 70001 comes with it.";
     fix: "When an account code is present, fix the userSig as that code says. Otherwise allow outbound TCP 443 (and 8687 for SDK < 4.12.0) to TRTC's signaling domains and exempt them from TLS-inspecting proxies.";
-    detect: Detect::By(&[Account, Signaling, Webrtc]);
+    detect: Detect::By(&[Account, Signaling, Webrtc, Browser]);
 
     SIGNAL_CHANNEL_ERROR = 16386, "0x4002";
     description: "The WebSocket to TRTC's signaling server opened and then broke: it was closed by a proxy or firewall idle timer, reset mid-stream, or carried frames the SDK could not parse.";
@@ -126,7 +126,7 @@ sdk_errors! {
     JOIN_ROOM_FAILED = 16388, "0x4004";
     description: "Signaling login worked, but TRTC did not let the user into the room or did not answer the join in time. The room-entry code that comes with it (-10012 for a bad roomId, -10018 or -10019 for the privateMapKey, ...) gives the reason.";
     fix: "Read the room-entry code: correct the roomId or the `useStringRoomId` setting, pass a valid `privateMapKey` to `client.join` when advanced permission control is on, and retry after timeouts.";
-    detect: Detect::By(&[Room, Webrtc]);
+    detect: Detect::By(&[Room, Webrtc, Browser]);
 
     CREATE_OFFER_FAILED = 16389, "0x4005";
     description: "The browser's `RTCPeerConnection.createOffer()` rejected, so the SDK had no SDP to send. Usually WebRTC is crippled by an enterprise policy or a privacy extension, or no usable codec is available.";
@@ -589,17 +589,17 @@ messages! {
     "join room timeout" => Some(sdk::JOIN_ROOM_FAILED);
     description: "`client.join` waited for the server's acknowledgement and gave up. In this tool it means our test peer did not answer a join in time.";
     fix: "Check that signaling on TCP 443 and the media ports are reachable and not slowed by a proxy, then join again.";
-    detect: Detect::By(&[Webrtc]);
+    detect: Detect::By(&[Webrtc, Browser]);
 
     "DTLS Transport connection timeout (10s)" => Some(sdk::ICE_TRANSPORT_ERROR);
     description: "ICE found a working candidate pair, but the DTLS handshake that secures the media did not finish within 10 seconds, typically because a middlebox drops large or fragmented UDP packets or filters everything that is not STUN.";
     fix: "Look at the MTU finding and allow UDP fragments or raise the MTU on VPN links; otherwise make sure TURN over TLS on TCP 443 is allowed so that media can take the relay.";
-    detect: Detect::By(&[Webrtc]);
+    detect: Detect::By(&[Webrtc, Browser]);
 
     "failed to connect to remote server via websocket" => Some(sdk::SIGNAL_CAHNNEL_SETUP_FAILED);
     description: "The SDK's WebSocket to the signaling server did not open; the evidence says whether DNS, the TCP connect, TLS, the HTTP upgrade or a proxy was at fault.";
     fix: "Allow outbound TCP 443 (and 8687 for SDKs before 4.12.0) to TRTC's signaling domains, make sure they resolve with the configured DNS, and keep TLS inspection away from them.";
-    detect: Detect::By(&[Signaling, Webrtc]);
+    detect: Detect::By(&[Signaling, Webrtc, Browser]);
 
     "ICE/DTLS Transport connection failed" => Some(sdk::ICE_TRANSPORT_ERROR);
     description: "The browser's peer connection went to the failed state: connectivity checks on every candidate pair failed, or the DTLS handshake after them did.";
