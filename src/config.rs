@@ -523,13 +523,18 @@ pub fn build_plan(args: &CheckArgs, env: &Env) -> Result<Plan, ConfigError> {
     let turn = network
         .turn
         .iter()
-        .map(|url| {
-            unavailable(
-                Kind::Turn,
-                format!("turn/{url}"),
-                url.clone(),
-                NETWORK_DEADLINE,
-            )
+        .map(|url| PlannedProbe {
+            id: format!("turn/{url}"),
+            kind: Kind::Turn,
+            target: url.clone(),
+            phase: Phase::Quick,
+            // Connect 3 s, TLS 5 s, each request about 4 s over UDP (3 s over TCP), twice for
+            // the data check's second allocation, and the data itself.
+            deadline: NETWORK_DEADLINE + Duration::from_secs(20),
+            job: match preflight_probes::turn::Server::parse(url) {
+                Ok(server) => Job::Turn(server),
+                Err(_) => Job::Unavailable,
+            },
         })
         .collect();
     plan_kind(

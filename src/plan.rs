@@ -85,6 +85,8 @@ pub enum Job {
         /// the first that answered in the matrix.
         port: u16,
     },
+    /// A TURN relay (`--turn`).
+    Turn(preflight_probes::turn::Server),
     /// A WebRTC connection to a test peer (`--peer`).
     WebRtc {
         /// The peer's signaling URL.
@@ -350,6 +352,10 @@ fn job_details(job: &Job) -> Vec<String> {
                 .map(u16::to_string)
                 .collect::<Vec<_>>()
                 .join(",")
+        )],
+        Job::Turn(server) => vec![format!(
+            "allocate over {} as the user of --turn-user, then relay data between two allocations",
+            server.transport.as_str().to_uppercase()
         )],
         Job::WebRtc { relay_only, .. } => vec![if *relay_only {
             "through the --turn relays over UDP only (--relay-only)".to_string()

@@ -43,6 +43,8 @@ pub enum PathObservation {
     Stun(StunObservation),
     /// A port matrix.
     Ports(preflight_probes::ports::Observation),
+    /// A TURN relay (boxed: its TLS facts make it the largest).
+    Turn(Box<preflight_probes::turn::Observation>),
 }
 
 impl PathObservation {
@@ -56,6 +58,9 @@ impl PathObservation {
                 .cells
                 .iter()
                 .any(|cell| cell.transport == stun_probe::Transport::Tls),
+            PathObservation::Turn(observation) => {
+                observation.server.transport == preflight_probes::turn::Transport::Tls
+            }
         }
     }
 
@@ -63,6 +68,7 @@ impl PathObservation {
         match self {
             PathObservation::Stun(observation) => diagnose::stun::findings(observation, context),
             PathObservation::Ports(observation) => diagnose::ports::findings(observation, context),
+            PathObservation::Turn(observation) => diagnose::turn::findings(observation, context),
         }
     }
 }
@@ -77,12 +83,14 @@ fn path_context<'a>(
         .iter()
         .filter_map(|observation| match observation {
             PathObservation::Stun(observation) => Some(observation),
-            PathObservation::Ports(_) => None,
+            PathObservation::Ports(_) | PathObservation::Turn(_) => None,
         });
     let mut context = diagnose::stun::PathContext::of(stun, complete);
     for observation in &observations {
-        if let PathObservation::Ports(ports) = observation {
-            context.include_ports(ports);
+        match observation {
+            PathObservation::Ports(ports) => context.include_ports(ports),
+            PathObservation::Turn(turn) => context.include_turn(turn),
+            PathObservation::Stun(_) => {}
         }
     }
     context
@@ -112,6 +120,7 @@ struct Shared {
     signaling: preflight_probes::signaling::Settings,
     webrtc: preflight_probes::webrtc::probe::Settings,
     webrtc_context: diagnose::webrtc::Context,
+    turn: preflight_probes::turn::Settings,
 }
 
 impl Shared {
@@ -179,7 +188,21 @@ impl Shared {
             relays,
             unusable_relays,
         };
+        let turn = preflight_probes::turn::Settings {
+            overrides: Overrides::new(plan.network.resolve.iter().cloned()),
+            trust: trust.clone(),
+            proxy: preflight_probes::signaling::ProxyConfig::from_process_env(),
+            username: plan.network.turn_user.clone().unwrap_or_default(),
+            password: plan
+                .network
+                .turn_password
+                .as_ref()
+                .map(|password| password.expose().to_string())
+                .unwrap_or_default(),
+            ..preflight_probes::turn::Settings::default()
+        };
         Shared {
+            turn,
             webrtc,
             webrtc_context,
             now: plan.now,
@@ -239,6 +262,9 @@ async fn execute(probe: PlannedProbe, shared: Arc<Shared>) -> Outcome {
             }
             Outcome { metrics, findings, ..Outcome::default() }
         }
+        Job::Turn(server) => path_outcome(PathObservation::Turn(Box::new(
+            preflight_probes::turn::probe(server, &shared.turn).await,
+        ))),
         Job::WebRtc { target, .. } => webrtc(target, &shared).await,
         Job::Unavailable => Outcome {
             findings: vec![diagnose::note(
@@ -339,6 +365,7 @@ fn path_outcome(observation: PathObservation) -> Outcome {
     let metrics = match &observation {
         PathObservation::Stun(observation) => diagnose::stun::metrics(observation),
         PathObservation::Ports(observation) => diagnose::ports::metrics(observation),
+        PathObservation::Turn(observation) => diagnose::turn::metrics(observation),
     };
     Outcome {
         metrics,
@@ -357,7 +384,12 @@ fn judge_paths(
     interrupted: bool,
 ) {
     let paths: Vec<usize> = (0..plan.probes.len())
-        .filter(|&i| matches!(plan.probes[i].job, Job::Stun(_) | Job::Ports(_)))
+        .filter(|&i| {
+            matches!(
+                plan.probes[i].job,
+                Job::Stun(_) | Job::Ports(_) | Job::Turn(_)
+            )
+        })
         .collect();
     let complete = !interrupted && paths.iter().all(|&i| observations[i].is_some());
     let context = path_context(observations.iter().flatten(), complete);

@@ -6,7 +6,7 @@
 mod lab;
 
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lab::{Netns, Serve};
 
@@ -282,56 +282,9 @@ fn udp_dropped_between_the_hosts_fails_ice_with_the_sdks_message() {
     assert!(took < Duration::from_secs(10), "{took:?}");
 }
 
-/// coturn as a TURN relay with long-term credentials on 127.0.0.1; killed on drop.
-struct Relay {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Relay {
-    fn start() -> Relay {
-        let ports = lab::free_ports(1);
-        let child = std::process::Command::new("turnserver")
-            .args(["-n", "--no-cli", "--no-tls", "--no-dtls", "--fingerprint"])
-            .args(["--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1"])
-            .args(["--listening-port", &ports[0].to_string()])
-            .args(["--lt-cred-mech", "--user", "alice:s3cret", "--realm", "lab"])
-            .args([
-                "--allow-loopback-peers",
-                "--log-file",
-                "stdout",
-                "--simple-log",
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("coturn (Debian package coturn) is installed: .ci/run installs it");
-        // coturn answers once it listens; a TCP connect shows it does (it listens on both).
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", ports[0])).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "coturn did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Relay {
-            child,
-            port: ports[0],
-        }
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn relay_only_connects_through_a_turn_server_nobody_here_wrote() {
-    let relay = Relay::start();
+    let relay = lab::Relay::start(None, "127.0.0.1", &[]);
     let (_serve, url) = serve(&[]);
     let turn = format!("turn:127.0.0.1:{}?transport=udp", relay.port);
     let args = [

@@ -10,4 +10,5 @@ pub mod signaling;
 pub mod silence;
 pub mod stun;
 pub mod tls;
+pub mod turn;
 pub mod webrtc;

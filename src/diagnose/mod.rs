@@ -9,6 +9,7 @@ pub mod ports;
 pub mod room;
 pub mod signaling;
 pub mod stun;
+pub mod turn;
 pub mod webrtc;
 
 use preflight_reports::{Finding, Severity};

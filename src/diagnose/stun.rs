@@ -75,7 +75,19 @@ impl PathContext {
         }
     }
 
-    fn any_path(&self) -> bool {
+    /// Adds what a TURN relay showed: a relay that allocates and carries data is a path over
+    /// its transport.
+    pub fn include_turn(&mut self, observation: &preflight_probes::turn::Observation) {
+        if observation.relays() {
+            match observation.server.transport {
+                preflight_probes::turn::Transport::Udp => self.udp_answered = true,
+                _ => self.stream_answered = true,
+            }
+        }
+    }
+
+    /// Whether any path of the run carries anything.
+    pub(crate) fn any_path(&self) -> bool {
         self.udp_answered || self.stream_answered
     }
 }

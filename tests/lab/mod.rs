@@ -357,3 +357,108 @@ pub fn check_json(
     validate(&report);
     (output, report, took)
 }
+
+/// coturn as a TURN relay nobody here wrote, with long-term credentials (user `alice`,
+/// password `s3cret`, realm `lab`) on `listen`, UDP and TCP on `port`, TLS on `tls_port` with a
+/// fresh self-signed certificate (its pin in `pin`); in `namespace` when given; killed on drop.
+pub struct Relay {
+    child: Child,
+    /// UDP and TCP.
+    pub port: u16,
+    /// TLS.
+    pub tls_port: u16,
+    /// The certificate's pin, `sha256:<hex>`.
+    pub pin: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Relay {
+    /// Starts coturn and waits until it accepts TCP on its port.
+    pub fn start(namespace: Option<&Netns>, listen: &str, extra: &[&str]) -> Relay {
+        use base64::Engine;
+        let ports = free_ports(2);
+        let dir = tempfile::tempdir().unwrap();
+        let generated = preflight_probes::tls::self_signed(&[listen.to_string()]).unwrap();
+        let pem = |label: &str, der: &[u8]| {
+            let text = base64::engine::general_purpose::STANDARD.encode(der);
+            let lines: Vec<&str> = text
+                .as_bytes()
+                .chunks(64)
+                .map(|chunk| std::str::from_utf8(chunk).unwrap())
+                .collect();
+            format!(
+                "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+                lines.join("\n")
+            )
+        };
+        let cert = dir.path().join("cert.pem");
+        let key = dir.path().join("key.pem");
+        std::fs::write(&cert, pem("CERTIFICATE", &generated.cert)).unwrap();
+        std::fs::write(&key, pem("PRIVATE KEY", generated.key.secret_der())).unwrap();
+        let mut command = match namespace {
+            Some(namespace) => {
+                let mut command = Command::new("ip");
+                command.args(["netns", "exec", &namespace.name, "turnserver"]);
+                command
+            }
+            None => Command::new("turnserver"),
+        };
+        let child = command
+            .args(["-n", "--no-cli", "--no-dtls", "--fingerprint"])
+            .args(["--listening-ip", listen, "--relay-ip", listen])
+            .args(["--listening-port", &ports[0].to_string()])
+            .args(["--tls-listening-port", &ports[1].to_string()])
+            .args([
+                "--cert",
+                cert.to_str().unwrap(),
+                "--pkey",
+                key.to_str().unwrap(),
+            ])
+            .args(["--lt-cred-mech", "--user", "alice:s3cret", "--realm", "lab"])
+            .args([
+                "--allow-loopback-peers",
+                "--log-file",
+                "stdout",
+                "--simple-log",
+            ])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("coturn (Debian package coturn) is installed: .ci/run installs it");
+        let relay = Relay {
+            child,
+            port: ports[0],
+            tls_port: ports[1],
+            pin: preflight_probes::tls::format_pin(&generated.sha256),
+            _dir: dir,
+        };
+        let started = Instant::now();
+        loop {
+            let probe = match namespace {
+                Some(namespace) => Command::new("ip")
+                    .args(["netns", "exec", &namespace.name, "bash", "-c"])
+                    .arg(format!("exec 3<>/dev/tcp/{listen}/{}", relay.port))
+                    .output()
+                    .is_ok_and(|output| output.status.success()),
+                None => std::net::TcpStream::connect((listen, relay.port)).is_ok(),
+            };
+            if probe {
+                return relay;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "coturn did not listen on {listen}:{}",
+                relay.port
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

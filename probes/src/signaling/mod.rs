@@ -43,7 +43,7 @@
 //! state between steps other than what it records.
 
 mod date;
-mod io;
+pub(crate) mod io;
 pub mod proxy;
 mod session;
 mod upgrade;
