@@ -348,3 +348,240 @@ pub fn metrics(observation: &Observation) -> Map<String, Value> {
     map.insert("took_ms".into(), json!(ms(Some(observation.took))));
     map
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use preflight_probes::turn::{Allocation, Server};
+    use std::time::Duration;
+
+    fn observation(url: &str) -> Observation {
+        let server = Server::parse(url).unwrap();
+        Observation {
+            address: Some(std::net::SocketAddr::new(
+                server.host.parse().unwrap(),
+                server.port,
+            )),
+            server,
+            proxy: None,
+            connected_in: None,
+            tls: None,
+            redirected_from: None,
+            allocation: None,
+            realm: Some("lab".into()),
+            software: None,
+            exchanges: Vec::new(),
+            stale_nonces: 0,
+            data: None,
+            failure: None,
+            took: Duration::from_millis(5),
+        }
+    }
+
+    fn allocated(mut observation: Observation, data: Option<DataCheck>) -> Observation {
+        observation.allocation = Some(Allocation {
+            relayed: "10.0.0.2:50000".parse().unwrap(),
+            mapped: Some("10.0.0.1:40000".parse().unwrap()),
+            lifetime: Some(Duration::from_secs(600)),
+            took: Duration::from_millis(2),
+        });
+        observation.data = data;
+        observation
+    }
+
+    fn relayed() -> DataCheck {
+        DataCheck {
+            sent: 3,
+            echoed: 3,
+            round_trips: vec![Duration::from_millis(1); 3],
+            failure: None,
+            second_allocation: None,
+        }
+    }
+
+    fn code(code: u16, reason: &str, authenticated: bool) -> Failure {
+        Failure::Turn(TurnError::Code {
+            request: "allocate",
+            code,
+            reason: reason.into(),
+            authenticated,
+            alternate: None,
+        })
+    }
+
+    fn only(observation: &Observation, context: &PathContext) -> Finding {
+        let findings = findings(observation, context);
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        findings.into_iter().next().unwrap()
+    }
+
+    fn context(udp: bool, stream: bool) -> PathContext {
+        PathContext {
+            complete: true,
+            udp_answered: udp,
+            stream_answered: stream,
+        }
+    }
+
+    #[test]
+    fn a_relay_that_allocates_and_relays_is_information_with_its_figures() {
+        let observation = allocated(observation("turn:10.0.0.2:3478"), Some(relayed()));
+        let finding = only(&observation, &context(true, false));
+        assert_eq!(finding.severity, Severity::Info);
+        assert_eq!(
+            finding.evidence,
+            "turn:10.0.0.2:3478 (10.0.0.2:3478 over UDP) allocated the relayed address 10.0.0.2:50000, lifetime 600 s in 2.0 ms; 3 of 3 messages relayed both ways (median round trip 1.0 ms, twice through the relay)."
+        );
+        assert!(observation.relays());
+    }
+
+    #[test]
+    fn a_relay_that_allocates_but_does_not_forward_is_an_error() {
+        let data = DataCheck {
+            sent: 1,
+            failure: Some("a message did not arrive".into()),
+            ..DataCheck::default()
+        };
+        let observation = allocated(observation("turn:10.0.0.2:3478"), Some(data));
+        let finding = only(&observation, &context(true, false));
+        assert_eq!(finding.severity, Severity::Error);
+        assert!(finding.description.contains("does not forward data"));
+        assert!(!observation.relays());
+    }
+
+    #[test]
+    fn every_refusal_is_named_by_its_class() {
+        for (failure, starts) in [
+            (
+                code(401, "Unauthorized", true),
+                "The relay refused the credentials",
+            ),
+            (
+                code(441, "Wrong Credentials", true),
+                "The relay refused the credentials",
+            ),
+            (
+                code(403, "Forbidden", true),
+                "The relay forbids this allocation",
+            ),
+            (
+                code(437, "Allocation Mismatch", true),
+                "The relay says an allocation already exists",
+            ),
+            (
+                code(442, "Unsupported Transport Protocol", true),
+                "The relay does not offer this transport",
+            ),
+            (
+                code(486, "Allocation Quota Reached", true),
+                "The user has reached its quota",
+            ),
+            (
+                code(508, "Insufficient Capacity", true),
+                "The relay is out of capacity",
+            ),
+            (
+                code(438, "Stale Nonce", true),
+                "The relay kept answering 438",
+            ),
+            (
+                code(300, "Try Alternate", false),
+                "The relay redirected the client",
+            ),
+            (code(499, "Odd", true), "The relay refused the allocation."),
+            (
+                Failure::Turn(TurnError::NoChallenge),
+                "The relay refused the allocation without naming a realm",
+            ),
+            (
+                Failure::Broken("garbage".into()),
+                "The relay's answers could not be used",
+            ),
+        ] {
+            let mut observation = observation("turn:10.0.0.2:3478");
+            observation.failure = Some(failure.clone());
+            // Refusals are the relay's own errors, whatever the other paths did.
+            let finding = only(&observation, &context(true, true));
+            assert_eq!(finding.severity, Severity::Error, "{failure:?}");
+            assert!(finding.code.is_none());
+            assert!(
+                finding.description.starts_with(starts),
+                "{failure:?}: {}",
+                finding.description
+            );
+        }
+    }
+
+    #[test]
+    fn an_unreachable_relay_is_judged_with_every_other_path() {
+        let timeout = Failure::Turn(TurnError::Timeout {
+            request: "allocate",
+            waited: Duration::from_millis(3750),
+            transmissions: 4,
+        });
+        let mut udp = observation("turn:10.0.0.2:3478");
+        udp.failure = Some(timeout.clone());
+        // UDP blocked, a TCP/TLS path works: a warning.
+        let finding = only(&udp, &context(false, true));
+        assert_eq!(finding.severity, Severity::Warning);
+        assert_eq!(
+            finding.evidence,
+            "turn:10.0.0.2:3478 (10.0.0.2:3478 over UDP): no answer to allocate (4 sent over 3750 ms)."
+        );
+        // Nothing works anywhere: 16387.
+        let finding = only(&udp, &context(false, false));
+        assert_eq!(finding.code, Some(16387));
+        assert_eq!(finding.message.as_deref(), Some(NO_CANDIDATE));
+        // Not every path was tried (interrupted): not 16387, the relay's own error.
+        let incomplete = PathContext {
+            complete: false,
+            ..context(false, false)
+        };
+        let finding = only(&udp, &incomplete);
+        assert_eq!(finding.code, None);
+        assert_eq!(finding.severity, Severity::Error);
+        // A TCP relay that cannot be reached while UDP works: its own error with the fix.
+        let mut tcp = observation("turn:10.0.0.2:3478?transport=tcp");
+        tcp.failure = Some(Failure::Connect("to 10.0.0.2:3478: refused".into()));
+        let finding = only(&tcp, &context(true, false));
+        assert_eq!(finding.severity, Severity::Error);
+        assert_eq!(finding.description, "The relay cannot be reached over TCP.");
+        assert_eq!(
+            finding.fix,
+            "Allow outbound TCP to 10.0.0.2:3478 (and the answers back) in the firewall."
+        );
+    }
+
+    #[test]
+    fn redirects_and_stale_nonces_are_told_but_are_not_problems() {
+        let mut observation = allocated(observation("turn:10.0.0.2:3478"), Some(relayed()));
+        observation.redirected_from = Some("10.0.0.9:3478".parse().unwrap());
+        observation.stale_nonces = 1;
+        let findings = findings(&observation, &context(true, false));
+        assert_eq!(findings.len(), 3);
+        assert!(findings.iter().all(|f| f.severity == Severity::Info));
+        assert!(findings[0].description.contains("300 Try Alternate"));
+        assert!(findings[1].description.contains("438 Stale Nonce"));
+    }
+
+    #[test]
+    fn metrics_hold_the_allocation_and_the_exchanges() {
+        let mut observation = allocated(observation("turns:10.0.0.2"), Some(relayed()));
+        observation
+            .exchanges
+            .push(preflight_probes::turn::client::Exchange {
+                request: "allocate",
+                authenticated: false,
+                error: Some(401),
+                took: Duration::from_micros(500),
+                transmissions: 1,
+            });
+        let metrics = Value::Object(metrics(&observation));
+        assert_eq!(metrics["transport"], "tls");
+        assert_eq!(metrics["allocation"]["relayed"], "10.0.0.2:50000");
+        assert_eq!(metrics["allocation"]["lifetime_s"], 600);
+        assert_eq!(metrics["exchanges"][0]["error"], 401);
+        assert_eq!(metrics["data"]["echoed"], 3);
+        assert_eq!(metrics["relays"], true);
+    }
+}
