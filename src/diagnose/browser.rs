@@ -116,6 +116,14 @@ fn number(value: &Value, key: &str) -> Option<f64> {
     value.get(key).and_then(Value::as_f64)
 }
 
+/// A whole, non-negative figure (pixels, frames, milliseconds) as an integer in the metrics,
+/// whatever the page's JSON wrote (`640` or `640.0`).
+fn whole(value: &Value, key: &str) -> Option<u64> {
+    number(value, key)
+        .filter(|n| n.is_finite() && *n >= 0.0 && *n <= 1e12)
+        .map(|n| n.round() as u64)
+}
+
 fn count(value: &Value, key: &str) -> Option<u64> {
     value.get(key).and_then(Value::as_u64)
 }
@@ -548,12 +556,16 @@ fn device(results: &Value, browser: &Browser, device: Device) -> ProbeResult {
     );
     match device {
         Device::Microphone => {
-            for key in ["rms_dbfs", "peak_dbfs", "window_ms"] {
+            for key in ["rms_dbfs", "peak_dbfs"] {
                 metrics.insert(key.into(), json!(number(observed, key)));
             }
+            metrics.insert("window_ms".into(), json!(whole(observed, "window_ms")));
         }
         Device::Camera => {
-            for key in ["width", "height", "frames", "mean_luma", "max_luma"] {
+            for key in ["width", "height", "frames"] {
+                metrics.insert(key.into(), json!(whole(observed, key)));
+            }
+            for key in ["mean_luma", "max_luma"] {
                 metrics.insert(key.into(), json!(number(observed, key)));
             }
             metrics.insert("black".into(), json!(flag(observed, "black")));
