@@ -88,6 +88,17 @@ pub fn findings(observation: &Observation, context: &PathContext) -> Vec<Finding
             format!("{} answered 401 without REALM or NONCE.", reached(observation)),
             format!("Check that {} is the TURN server's URL and that it uses long-term credentials (lt-cred-mech).", server.url),
         ),
+        // It answered before (the challenge), then went silent: the relay, not the path.
+        Failure::Turn(TurnError::Timeout { request, .. })
+            if observation.exchanges.iter().any(|exchange| exchange.error != Some(0)) =>
+        {
+            note(
+                Severity::Error,
+                "The relay answered, then stopped answering: the path is open, but the server drops its later requests (overloaded, or it rejects authenticated requests silently).",
+                format!("{}: {failure}, after it had answered an earlier request.", reached(observation)),
+                format!("Check the load and the logs of {} (its answer to the authenticated {request} never came).", server.host),
+            )
+        }
         Failure::Turn(TurnError::Encode(detail)) | Failure::Broken(detail) => note(
             Severity::Error,
             "The relay's answers could not be used: the connection broke or carried something that is not TURN.",
@@ -550,6 +561,39 @@ mod tests {
             finding.fix,
             "Allow outbound TCP to 10.0.0.2:3478 (and the answers back) in the firewall."
         );
+    }
+
+    #[test]
+    fn a_relay_that_answered_then_went_silent_is_its_own_error_not_the_path() {
+        let mut observation = observation("turn:10.0.0.2:3478");
+        observation.exchanges = vec![
+            preflight_probes::turn::client::Exchange {
+                request: "allocate",
+                authenticated: false,
+                error: Some(401),
+                took: Duration::from_millis(1),
+                transmissions: 1,
+            },
+            preflight_probes::turn::client::Exchange {
+                request: "allocate",
+                authenticated: true,
+                error: Some(0),
+                took: Duration::from_millis(3750),
+                transmissions: 4,
+            },
+        ];
+        observation.failure = Some(Failure::Turn(TurnError::Timeout {
+            request: "allocate",
+            waited: Duration::from_millis(3750),
+            transmissions: 4,
+        }));
+        // Even with no other path, this is not 16387: the path to the relay is open.
+        let finding = only(&observation, &context(false, false));
+        assert_eq!(finding.severity, Severity::Error);
+        assert_eq!(finding.code, None);
+        assert!(finding
+            .description
+            .starts_with("The relay answered, then stopped answering"));
     }
 
     #[test]
