@@ -106,6 +106,19 @@ pub struct CheckArgs {
     /// TCP ports of the matrix (ranges allowed); default 443.
     #[arg(long, value_name = "LIST", help_heading = "Network")]
     pub tcp_ports: Option<String>,
+    /// Quality burst: STUN requests a second to the host of --ports (1-1000; default 50).
+    #[arg(long, value_name = "N", help_heading = "Quality and throughput")]
+    pub quality_rate: Option<String>,
+    /// Quality burst: how long requests are sent (100ms-10s; default 2s).
+    #[arg(long, value_name = "DURATION", help_heading = "Quality and throughput")]
+    pub quality_duration: Option<String>,
+    /// Throughput: kbit/s of UDP payload each way (64-10000; default 1540, TRTC's 720p video
+    /// with standard audio). Needs the serve token in TRTC_PREFLIGHT_TOKEN.
+    #[arg(long, value_name = "KBPS", help_heading = "Quality and throughput")]
+    pub throughput_kbps: Option<String>,
+    /// Throughput: how long data flows each way (500ms-10s; default 3s).
+    #[arg(long, value_name = "DURATION", help_heading = "Quality and throughput")]
+    pub throughput_duration: Option<String>,
     /// Trust this CA certificate (PEM) for TLS.
     #[arg(long, value_name = "FILE", help_heading = "Network")]
     pub ca: Option<PathBuf>,

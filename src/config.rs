@@ -112,6 +112,10 @@ struct Profile {
     audio_only: Option<bool>,
     output: Option<Vec<ProfileOutput>>,
     quiet: Option<bool>,
+    quality_rate: Option<Spanned<Scalar>>,
+    quality_duration: Option<Spanned<Scalar>>,
+    throughput_kbps: Option<Spanned<Scalar>>,
+    throughput_duration: Option<Spanned<Scalar>>,
 }
 
 /// A number or a string (SDKAppID and roomId may be written either way).
@@ -542,26 +546,92 @@ pub fn build_plan(args: &CheckArgs, env: &Env) -> Result<Plan, ConfigError> {
         turn,
         "pass --turn URL with --turn-user and TRTC_PREFLIGHT_TURN_PASSWORD.",
     );
-    for kind in [Kind::Quality, Kind::Throughput] {
-        let planned = ports_host
-            .iter()
-            .map(|host| {
-                let mut probe = unavailable(
-                    kind,
-                    format!("{kind}/{host}"),
-                    host.clone(),
-                    NETWORK_DEADLINE,
-                );
-                probe.phase = Phase::Heavy;
-                probe
-            })
-            .collect();
-        plan_kind(
-            kind,
-            planned,
-            "pass --ports HOST (a `serve` beyond the firewall).",
-        );
-    }
+    // Quality and throughput: through the first UDP port that answers in the matrix.
+    let udp_port = network.udp_ports.first().copied().unwrap_or(3478);
+    let loaded_ref = loaded.as_ref();
+    let quality_rate = numeric_setting(
+        ("--quality-rate", "quality_rate"),
+        (&args.quality_rate, &profile.quality_rate),
+        loaded_ref,
+        (1, preflight_probes::quality::MAX_RATE),
+        "requests a second",
+    )?
+    .unwrap_or(preflight_probes::quality::DEFAULT_RATE);
+    let quality_duration = duration_setting(
+        ("--quality-duration", "quality_duration"),
+        (&args.quality_duration, &profile.quality_duration),
+        loaded_ref,
+        (
+            Duration::from_millis(100),
+            preflight_probes::quality::MAX_DURATION,
+        ),
+    )?
+    .unwrap_or(preflight_probes::quality::DEFAULT_DURATION);
+    let throughput_kbps = numeric_setting(
+        ("--throughput-kbps", "throughput_kbps"),
+        (&args.throughput_kbps, &profile.throughput_kbps),
+        loaded_ref,
+        (64, preflight_probes::throughput::MAX_RATE_KBPS),
+        "kbit/s",
+    )?
+    .unwrap_or(preflight_probes::throughput::DEFAULT_RATE_KBPS);
+    let throughput_duration = duration_setting(
+        ("--throughput-duration", "throughput_duration"),
+        (&args.throughput_duration, &profile.throughput_duration),
+        loaded_ref,
+        (
+            Duration::from_millis(500),
+            preflight_probes::throughput::MAX_DURATION,
+        ),
+    )?
+    .unwrap_or(preflight_probes::throughput::DEFAULT_DURATION);
+    let quality = ports_host
+        .iter()
+        .map(|host| PlannedProbe {
+            id: format!("quality/{host}"),
+            kind: Kind::Quality,
+            target: host.clone(),
+            // Alone after the quick probes (its timings are the point), after the matrix.
+            phase: Phase::Heavy,
+            // The burst, the wait for stragglers (1 s at most), the count query (1 s at most).
+            deadline: quality_duration + Duration::from_secs(5),
+            job: Job::Quality {
+                host: host.clone(),
+                port: udp_port,
+                rate: quality_rate,
+                duration: quality_duration,
+                no_udp_answer: false,
+            },
+        })
+        .collect();
+    plan_kind(
+        Kind::Quality,
+        quality,
+        "pass --ports HOST (a `serve` beyond the firewall, with its token in TRTC_PREFLIGHT_TOKEN).",
+    );
+    let throughput = ports_host
+        .iter()
+        .map(|host| PlannedProbe {
+            id: format!("throughput/{host}"),
+            kind: Kind::Throughput,
+            target: host.clone(),
+            phase: Phase::Heavy,
+            // Each way: a handshake (1 s at most), the data, a tail (0.7 s), the report (1 s).
+            deadline: throughput_duration * 2 + Duration::from_secs(8),
+            job: Job::Throughput {
+                host: host.clone(),
+                port: udp_port,
+                kbps: throughput_kbps,
+                duration: throughput_duration,
+                no_udp_answer: false,
+            },
+        })
+        .collect();
+    plan_kind(
+        Kind::Throughput,
+        throughput,
+        "pass --ports HOST of a `serve` beyond the firewall, with its token in TRTC_PREFLIGHT_TOKEN.",
+    );
     let signal_reconnect = args.signal_reconnect || profile.signal_reconnect.unwrap_or(false);
     let signal_reachability = match (&args.signal_mode, &profile.signal_mode) {
         (Some(mode), _) => parse_signal_mode("--signal-mode", mode)?,
@@ -646,6 +716,58 @@ pub fn build_plan(args: &CheckArgs, env: &Env) -> Result<Plan, ConfigError> {
         profile: loaded.map(|loaded| loaded.path),
         faults,
     })
+}
+
+/// A whole number from a flag, else the profile, within `range`; `None` when neither gives one.
+fn numeric_setting(
+    (flag, key): (&str, &str),
+    (cli, file): (&Option<String>, &Option<Spanned<Scalar>>),
+    loaded: Option<&LoadedProfile>,
+    (min, max): (u32, u32),
+    unit: &str,
+) -> Result<Option<u32>, ConfigError> {
+    let (origin, text) = match (cli, file, loaded) {
+        (Some(text), _, _) => (format!("{flag} {text}"), text.clone()),
+        (None, Some(value), Some(loaded)) => (loaded.at(value, key), value.get_ref().text()),
+        _ => return Ok(None),
+    };
+    match text.trim().parse::<u32>() {
+        Ok(number) if (min..=max).contains(&number) => Ok(Some(number)),
+        _ => Err(ConfigError(format!(
+            "{origin}: expected a whole number of {unit} from {min} to {max}"
+        ))),
+    }
+}
+
+/// A duration from a flag, else the profile, within `range`; `None` when neither gives one.
+fn duration_setting(
+    (flag, key): (&str, &str),
+    (cli, file): (&Option<String>, &Option<Spanned<Scalar>>),
+    loaded: Option<&LoadedProfile>,
+    (min, max): (Duration, Duration),
+) -> Result<Option<Duration>, ConfigError> {
+    let (origin, text) = match (cli, file, loaded) {
+        (Some(text), _, _) => (format!("{flag} {text}"), text.clone()),
+        (None, Some(value), Some(loaded)) => (loaded.at(value, key), value.get_ref().text()),
+        _ => return Ok(None),
+    };
+    match parse_duration(&text) {
+        Ok(duration) if duration >= min && duration <= max => Ok(Some(duration)),
+        Ok(_) => Err(ConfigError(format!(
+            "{origin}: expected a duration from {} to {}",
+            duration_text(min),
+            duration_text(max)
+        ))),
+        Err(error) => Err(ConfigError(format!("{origin}: {error}"))),
+    }
+}
+
+fn duration_text(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 {
+        format!("{}s", duration.as_secs())
+    } else {
+        format!("{}ms", duration.as_millis())
+    }
 }
 
 /// A planned probe of a kind whose engine this build does not have yet.
@@ -839,6 +961,9 @@ fn format_from_extension(path: &Path) -> Option<Format> {
         "json" => Some(Format::Json),
         "xml" => Some(Format::Junit),
         "txt" | "text" => Some(Format::Text),
+        "html" | "htm" => Some(Format::Html),
+        "md" | "markdown" => Some(Format::Markdown),
+        "prom" => Some(Format::Prometheus),
         _ => None,
     }
 }
@@ -1199,6 +1324,101 @@ mod tests {
         assert_eq!(parse_stun("127.0.0.1:3478").map(|t| t.transport), Ok("udp"));
         assert!(parse_stun("stun.example.com").is_err());
         assert!(parse_stun("host:0").is_err());
+    }
+
+    /// A job's rate (or kbit/s) and duration.
+    type Setting = Option<(u32, Duration)>;
+
+    fn quality_and_throughput_jobs(plan: &Plan) -> (Setting, Setting) {
+        let mut found = (None, None);
+        for probe in &plan.probes {
+            match probe.job {
+                Job::Quality { rate, duration, .. } => found.0 = Some((rate, duration)),
+                Job::Throughput { kbps, duration, .. } => found.1 = Some((kbps, duration)),
+                _ => {}
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn quality_and_throughput_settings_come_from_flags_then_the_profile_then_defaults() {
+        let env = Env::default();
+        let args = CheckArgs {
+            ports: Some("edge.example.com".into()),
+            ..CheckArgs::default()
+        };
+        let plan = build_plan(&args, &env).unwrap();
+        assert_eq!(
+            quality_and_throughput_jobs(&plan),
+            (
+                Some((50, Duration::from_secs(2))),
+                Some((1540, Duration::from_secs(3)))
+            )
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let profile = dir.path().join("p.toml");
+        std::fs::write(
+            &profile,
+            "quality_rate = 100\nquality_duration = \"5s\"\nthroughput_kbps = \"900\"\nthroughput_duration = 1\n",
+        )
+        .unwrap();
+        let args = CheckArgs {
+            profile: Some(profile.display().to_string()),
+            quality_rate: Some("20".into()),
+            ..args
+        };
+        let plan = build_plan(&args, &env).unwrap();
+        assert_eq!(
+            quality_and_throughput_jobs(&plan),
+            (
+                Some((20, Duration::from_secs(5))),
+                Some((900, Duration::from_secs(1)))
+            )
+        );
+    }
+
+    #[test]
+    fn bad_quality_and_throughput_settings_name_the_flag_or_the_profile_line() {
+        let env = Env::default();
+        let with = |change: &dyn Fn(&mut CheckArgs)| {
+            let mut args = CheckArgs {
+                ports: Some("h".into()),
+                ..CheckArgs::default()
+            };
+            change(&mut args);
+            build_plan(&args, &env).unwrap_err().0
+        };
+        assert_eq!(
+            with(&|a| a.quality_rate = Some("0".into())),
+            "--quality-rate 0: expected a whole number of requests a second from 1 to 1000"
+        );
+        assert_eq!(
+            with(&|a| a.quality_rate = Some("fast".into())),
+            "--quality-rate fast: expected a whole number of requests a second from 1 to 1000"
+        );
+        assert_eq!(
+            with(&|a| a.quality_duration = Some("20s".into())),
+            "--quality-duration 20s: expected a duration from 100ms to 10s"
+        );
+        assert!(with(&|a| a.quality_duration = Some("soon".into()))
+            .starts_with("--quality-duration soon: "));
+        assert_eq!(
+            with(&|a| a.throughput_kbps = Some("20000".into())),
+            "--throughput-kbps 20000: expected a whole number of kbit/s from 64 to 10000"
+        );
+        assert_eq!(
+            with(&|a| a.throughput_duration = Some("100ms".into())),
+            "--throughput-duration 100ms: expected a duration from 500ms to 10s"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let profile = dir.path().join("p.toml");
+        std::fs::write(&profile, "# quality\n\nquality_rate = 5000\n").unwrap();
+        let error = with(&|a| a.profile = Some(profile.display().to_string()));
+        assert!(
+            error.contains("line 3, `quality_rate`: expected a whole number"),
+            "{error}"
+        );
     }
 
     #[test]

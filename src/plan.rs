@@ -85,6 +85,33 @@ pub enum Job {
         /// the first that answered in the matrix.
         port: u16,
     },
+    /// A paced burst of STUN bindings to a host's UDP port: round trips, jitter, loss.
+    Quality {
+        /// The host (`--ports`).
+        host: String,
+        /// The UDP port: the first configured one, replaced when the run starts the probe by
+        /// the first that answered in the matrix.
+        port: u16,
+        /// `--quality-rate`: requests a second.
+        rate: u32,
+        /// `--quality-duration`.
+        duration: Duration,
+        /// Set by the run: the host's matrix ran and no UDP port answered (nothing to measure).
+        no_udp_answer: bool,
+    },
+    /// Uplink and downlink at a call's bitrate against `serve` (token holders only).
+    Throughput {
+        /// The host (`--ports`).
+        host: String,
+        /// The UDP port, chosen as for [`Job::Quality`].
+        port: u16,
+        /// `--throughput-kbps`: the rate each way.
+        kbps: u32,
+        /// `--throughput-duration`: the time each way.
+        duration: Duration,
+        /// Set by the run, as for [`Job::Quality`].
+        no_udp_answer: bool,
+    },
     /// A TURN relay (`--turn`).
     Turn(preflight_probes::turn::Server),
     /// A WebRTC connection to a test peer (`--peer`).
@@ -339,6 +366,24 @@ fn job_details(job: &Job) -> Vec<String> {
         }
         Job::Mtu { port, .. } => vec![format!(
             "through the first UDP port that answers in the matrix (else UDP {port})"
+        )],
+        Job::Quality {
+            port,
+            rate,
+            duration,
+            ..
+        } => vec![format!(
+            "{rate} STUN requests a second for {} s through the first UDP port that answers in the matrix (else UDP {port})",
+            duration.as_secs_f64()
+        )],
+        Job::Throughput {
+            port,
+            kbps,
+            duration,
+            ..
+        } => vec![format!(
+            "{kbps} kbit/s up, then down, {} s each way, with serve's token, through the first UDP port that answers in the matrix (else UDP {port})",
+            duration.as_secs_f64()
         )],
         Job::Ports(spec) => vec![format!(
             "UDP {}; TCP {}",

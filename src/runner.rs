@@ -121,6 +121,8 @@ struct Shared {
     webrtc: preflight_probes::webrtc::probe::Settings,
     webrtc_context: diagnose::webrtc::Context,
     turn: preflight_probes::turn::Settings,
+    quality: preflight_probes::quality::Settings,
+    throughput: preflight_probes::throughput::Settings,
 }
 
 impl Shared {
@@ -201,8 +203,22 @@ impl Shared {
                 .unwrap_or_default(),
             ..preflight_probes::turn::Settings::default()
         };
+        let quality = preflight_probes::quality::Settings {
+            credential: credential.clone(),
+            ..preflight_probes::quality::Settings::default()
+        };
+        let throughput = preflight_probes::throughput::Settings {
+            token: plan
+                .network
+                .token
+                .as_ref()
+                .map(|token| token.expose().to_string()),
+            ..preflight_probes::throughput::Settings::default()
+        };
         Shared {
             turn,
+            quality,
+            throughput,
             webrtc,
             webrtc_context,
             now: plan.now,
@@ -245,6 +261,20 @@ async fn execute(probe: PlannedProbe, shared: Arc<Shared>) -> Outcome {
             path_outcome(observation)
         }
         Job::Mtu { host, port } => mtu(host, *port, &shared).await,
+        Job::Quality {
+            host,
+            port,
+            rate,
+            duration,
+            no_udp_answer,
+        } => quality(host, *port, (*rate, *duration), *no_udp_answer, &shared).await,
+        Job::Throughput {
+            host,
+            port,
+            kbps,
+            duration,
+            no_udp_answer,
+        } => throughput(host, *port, (*kbps, *duration), *no_udp_answer, &shared).await,
         Job::Signaling { target, reconnect, reachability } => {
             let observation = preflight_probes::signaling::probe(target, &shared.signaling).await;
             let mut metrics = diagnose::signaling::metrics(&observation);
@@ -341,6 +371,129 @@ async fn mtu(host: &str, port: u16, shared: &Shared) -> Outcome {
         findings,
         ..Outcome::default()
     }
+}
+
+/// The first address of `host` (IPv4 first) with `port`, or the outcome that says why there is
+/// none.
+async fn first_address(
+    host: &str,
+    port: u16,
+    what: &str,
+    shared: &Shared,
+) -> Result<std::net::SocketAddr, Outcome> {
+    let description = format!(
+        "The {what} could not be measured: the host's name did not resolve (the ports probe judges reachability)."
+    );
+    let unresolved = |evidence: String| Outcome {
+        findings: vec![diagnose::note(
+            Severity::Info,
+            &description,
+            evidence,
+            format!("Make {host} resolve, then re-run."),
+        )],
+        skipped: true,
+        ..Outcome::default()
+    };
+    match preflight_probes::resolve::resolve(host, &shared.stun.overrides).await {
+        Ok(resolved) => match resolved.v4.first().or(resolved.v6.first()) {
+            Some(address) => Ok(std::net::SocketAddr::new(*address, port)),
+            None => Err(unresolved(format!("{host} has no address."))),
+        },
+        Err(error) => Err(unresolved(format!("{error}."))),
+    }
+}
+
+/// The outcome of a heavy probe whose host answered on no UDP port in the matrix: nothing to
+/// measure, and the ports probe has already said why.
+fn no_udp_answer(host: &str, what: &str) -> Outcome {
+    Outcome {
+        findings: vec![diagnose::note(
+            Severity::Info,
+            &format!("The {what} could not be measured: no UDP port of the host answered in the port matrix, and the ports probe reports that."),
+            format!("The matrix of {host} has no UDP port that answered STUN."),
+            "Fix what the ports findings name; the measurement runs through the first UDP port that answers.".to_string(),
+        )],
+        skipped: true,
+        ..Outcome::default()
+    }
+}
+
+/// The quality probe: a paced burst to `port` of the host's first address.
+async fn quality(
+    host: &str,
+    port: u16,
+    (rate, duration): (u32, Duration),
+    no_udp: bool,
+    shared: &Shared,
+) -> Outcome {
+    const WHAT: &str = "network quality";
+    if no_udp {
+        return no_udp_answer(host, WHAT);
+    }
+    let target = match first_address(host, port, WHAT, shared).await {
+        Ok(target) => target,
+        Err(outcome) => return outcome,
+    };
+    let settings = preflight_probes::quality::Settings {
+        rate,
+        duration,
+        ..shared.quality.clone()
+    };
+    let observation = preflight_probes::quality::probe(target, &settings).await;
+    let context = diagnose::quality::Context {
+        token: settings.credential.is_some(),
+        untokened_limit: preflight_probes::responder::RateLimit::default().per_second,
+    };
+    Outcome {
+        metrics: diagnose::quality::metrics(&observation),
+        findings: diagnose::quality::findings(&observation, &context),
+        skipped: diagnose::quality::skipped(&observation),
+        ..Outcome::default()
+    }
+}
+
+/// The throughput probe: up and down at a call's rate against `serve` (with its token).
+async fn throughput(
+    host: &str,
+    port: u16,
+    (kbps, duration): (u32, Duration),
+    no_udp: bool,
+    shared: &Shared,
+) -> Outcome {
+    const WHAT: &str = "throughput";
+    if no_udp {
+        return no_udp_answer(host, WHAT);
+    }
+    let target = match first_address(host, port, WHAT, shared).await {
+        Ok(target) => target,
+        Err(outcome) => return outcome,
+    };
+    let settings = preflight_probes::throughput::Settings {
+        rate_kbps: kbps,
+        duration,
+        ..shared.throughput.clone()
+    };
+    let observation = preflight_probes::throughput::probe(target, &settings).await;
+    Outcome {
+        metrics: diagnose::throughput::metrics(&observation),
+        findings: diagnose::throughput::findings(&observation),
+        skipped: diagnose::throughput::skipped(&observation),
+        ..Outcome::default()
+    }
+}
+
+/// Whether `host`'s port matrix ran in this run and no UDP port answered.
+fn matrix_without_udp(observations: &[Option<PathObservation>], host: &str) -> bool {
+    observations
+        .iter()
+        .flatten()
+        .any(|observation| match observation {
+            PathObservation::Ports(ports) if ports.spec.host == host => !ports
+                .cells
+                .iter()
+                .any(|cell| cell.transport == stun_probe::Transport::Udp && cell.result.answered()),
+            _ => false,
+        })
 }
 
 /// The first UDP port of `host` that answered in a port matrix of this run.
@@ -487,10 +640,30 @@ pub async fn run_streaming(
         let mut started_at_by_index = std::collections::HashMap::new();
         for &index in &group {
             let mut probe = plan.probes[index].clone();
-            if let Job::Mtu { host, port } = &mut probe.job {
-                if let Some(answered) = answered_udp_port(&observations, host) {
-                    *port = answered;
+            match &mut probe.job {
+                Job::Mtu { host, port } => {
+                    if let Some(answered) = answered_udp_port(&observations, host) {
+                        *port = answered;
+                    }
                 }
+                Job::Quality {
+                    host,
+                    port,
+                    no_udp_answer,
+                    ..
+                }
+                | Job::Throughput {
+                    host,
+                    port,
+                    no_udp_answer,
+                    ..
+                } => {
+                    if let Some(answered) = answered_udp_port(&observations, host) {
+                        *port = answered;
+                    }
+                    *no_udp_answer = matrix_without_udp(&observations, host);
+                }
+                _ => {}
             }
             let deadline = probe.deadline;
             let shared = shared.clone();

@@ -15,12 +15,20 @@
 //! addresses given to `--listen` and this machine's host name; STUN over TLS and wss share it.
 //! STUN's TLS listeners offer ALPN `stun.turn` (RFC 7443), wss offers `http/1.1`; both serve
 //! clients that offer none.
+//!
+//! With a token, the STUN UDP ports also serve `check`'s quality bursts (answers say how many
+//! requests of the burst arrived, so loss splits into uplink and downlink) and its throughput test
+//! (data paced each way at a call's bitrate, downlink only while the client keeps acknowledging;
+//! `--throughput-sessions`, `--throughput-max-kbps`, `--throughput-max-time` bound it,
+//! `--no-throughput` turns it off). Both are for token holders only; the wire formats are in
+//! [`preflight_probes::responder`].
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use clap::Args;
+use preflight_probes::responder::throughput::{ThroughputLimits, ThroughputServer};
 use preflight_probes::responder::{self, RateLimit, Responder, ResponderConfig, TcpConfig};
 use preflight_probes::tls::{self, TlsAcceptor};
 use tokio::net::{TcpListener, UdpSocket};
@@ -69,6 +77,34 @@ pub struct ServeArgs {
     /// Requests answered back to back for a source that was quiet.
     #[arg(long, value_name = "N", default_value_t = 40)]
     pub burst: u32,
+    /// Turn off the throughput test on the STUN UDP ports (on by default when
+    /// TRTC_PREFLIGHT_TOKEN is set; never served without it).
+    #[arg(long, help_heading = "Throughput test (token holders only)")]
+    pub no_throughput: bool,
+    /// Throughput sessions at once (each one direction); a request beyond is refused as busy.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 2,
+        help_heading = "Throughput test (token holders only)"
+    )]
+    pub throughput_sessions: usize,
+    /// The highest rate granted to a throughput session, kbit/s of UDP payload.
+    #[arg(
+        long,
+        value_name = "KBPS",
+        default_value_t = 10_000,
+        help_heading = "Throughput test (token holders only)"
+    )]
+    pub throughput_max_kbps: u32,
+    /// The longest a throughput session sends or receives data (500ms to 60s).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "10s",
+        help_heading = "Throughput test (token holders only)"
+    )]
+    pub throughput_max_time: String,
     /// Answer no WebRTC offers on the signaling endpoint (they get `no_answerer`).
     #[arg(long, help_heading = "WebRTC answerer")]
     pub no_answerer: bool,
@@ -110,6 +146,10 @@ impl Default for ServeArgs {
             key: None,
             rate: 20,
             burst: 40,
+            no_throughput: false,
+            throughput_sessions: 2,
+            throughput_max_kbps: 10_000,
+            throughput_max_time: "10s".into(),
             no_answerer: false,
             webrtc_sessions: 16,
             webrtc_session_time: "60s".into(),
@@ -130,6 +170,7 @@ struct Prepared {
     tls_setup: Option<ServerTls>,
     signal: Option<Arc<SignalServer>>,
     responder: Arc<Mutex<Responder>>,
+    throughput: Option<Arc<Mutex<ThroughputServer>>>,
     token_note: &'static str,
 }
 
@@ -147,6 +188,7 @@ pub struct Running {
     stop: watch::Sender<bool>,
     tasks: tokio::task::JoinSet<()>,
     responder: Arc<Mutex<Responder>>,
+    throughput: Option<Arc<Mutex<ThroughputServer>>>,
     signal: Option<Arc<SignalServer>>,
 }
 
@@ -171,6 +213,20 @@ impl Running {
                 counters.answered,
                 counters.answered_authenticated,
                 counters.dropped()
+            ));
+        }
+        if let Some(counters) = self
+            .throughput
+            .as_ref()
+            .and_then(|server| server.lock().ok().map(|server| server.counters()))
+        {
+            lines.push(format!(
+                "throughput: {} sessions ({} refused), {} datagrams sent, {} received, {} dropped",
+                counters.accepted,
+                counters.refused,
+                counters.data_sent,
+                counters.data_received,
+                counters.dropped
             ));
         }
         if let Some(signal) = &self.signal {
@@ -287,6 +343,7 @@ fn prepare(args: &ServeArgs, token: Option<String>) -> Result<Prepared, String> 
             }),
         })
     });
+    let throughput = throughput_server(args, token.as_deref())?;
     let token_note = if token.is_some() {
         "on (from TRTC_PREFLIGHT_TOKEN)"
     } else {
@@ -313,8 +370,50 @@ fn prepare(args: &ServeArgs, token: Option<String>) -> Result<Prepared, String> 
         tls_setup,
         signal,
         responder,
+        throughput,
         token_note,
     })
+}
+
+/// The throughput test's server: with the token only, unless `--no-throughput`.
+fn throughput_server(
+    args: &ServeArgs,
+    token: Option<&str>,
+) -> Result<Option<Arc<Mutex<ThroughputServer>>>, String> {
+    let max_time = config::parse_duration(&args.throughput_max_time).map_err(|error| {
+        format!(
+            "--throughput-max-time {}: {error}",
+            args.throughput_max_time
+        )
+    })?;
+    if !(std::time::Duration::from_millis(500)..=std::time::Duration::from_secs(60))
+        .contains(&max_time)
+    {
+        return Err(format!(
+            "--throughput-max-time {}: expected a duration from 500ms to 60s",
+            args.throughput_max_time
+        ));
+    }
+    if args.throughput_sessions == 0 {
+        return Err("--throughput-sessions must be at least 1 (or pass --no-throughput)".into());
+    }
+    if args.throughput_max_kbps < 64 {
+        return Err(format!(
+            "--throughput-max-kbps {}: expected at least 64 kbit/s (or pass --no-throughput)",
+            args.throughput_max_kbps
+        ));
+    }
+    let Some(token) = token.filter(|_| !args.no_throughput) else {
+        return Ok(None);
+    };
+    let limits = ThroughputLimits {
+        max_sessions: args.throughput_sessions,
+        max_rate_kbps: args.throughput_max_kbps,
+        max_duration: max_time,
+        ..ThroughputLimits::default()
+    };
+    let server = ThroughputServer::new(token, limits)?;
+    Ok(Some(Arc::new(Mutex::new(server))))
 }
 
 async fn start(prepared: Prepared, args: &ServeArgs) -> Result<Running, String> {
@@ -328,6 +427,7 @@ async fn start(prepared: Prepared, args: &ServeArgs) -> Result<Running, String> 
         tls_setup,
         signal,
         responder,
+        throughput,
         token_note,
     } = prepared;
     let (stop, stopped) = watch::channel(false);
@@ -341,11 +441,13 @@ async fn start(prepared: Prepared, args: &ServeArgs) -> Result<Running, String> 
                 socket.local_addr().map_err(|e| e.to_string())?,
             ));
             let (responder, mut stopped) = (responder.clone(), stopped.clone());
+            let throughput = throughput.clone();
             tasks.spawn(async move {
                 let shutdown = async move {
                     let _ = stopped.changed().await;
                 };
-                if let Err(error) = responder::serve_udp(socket, responder, shutdown).await {
+                let served = responder::serve_udp_with(socket, responder, throughput, shutdown);
+                if let Err(error) = served.await {
                     eprintln!("error: {error}");
                 }
             });
@@ -436,8 +538,15 @@ async fn start(prepared: Prepared, args: &ServeArgs) -> Result<Running, String> 
         }
         None => String::new(),
     };
+    let throughput_note = match &throughput {
+        Some(_) => format!(
+            "; throughput test on UDP for token holders: {} sessions of {} kbit/s and {} at most",
+            args.throughput_sessions, args.throughput_max_kbps, args.throughput_max_time
+        ),
+        None => String::new(),
+    };
     let ready = format!(
-        "ready (STUN rate limit {} per second per source, burst {}{signal_note}; \
+        "ready (STUN rate limit {} per second per source, burst {}{signal_note}{throughput_note}; \
          token {token_note})",
         args.rate, args.burst
     );
@@ -454,6 +563,7 @@ async fn start(prepared: Prepared, args: &ServeArgs) -> Result<Running, String> 
         stop,
         tasks,
         responder,
+        throughput,
         signal,
     })
 }
@@ -678,6 +788,36 @@ mod tests {
         assert_eq!(config.bind, [SocketAddr::from(([127, 0, 0, 1], 0))]);
         assert_eq!(config.max_sessions, 16);
         assert_eq!(config.session_time, std::time::Duration::from_secs(60));
+    }
+
+    #[test]
+    fn the_throughput_test_needs_the_token_and_sane_limits() {
+        let args = ServeArgs::default();
+        assert!(throughput_server(&args, None).unwrap().is_none());
+        assert!(throughput_server(&args, Some("t")).unwrap().is_some());
+        let off = ServeArgs {
+            no_throughput: true,
+            ..ServeArgs::default()
+        };
+        assert!(throughput_server(&off, Some("t")).unwrap().is_none());
+        let with = |change: &dyn Fn(&mut ServeArgs)| {
+            let mut args = ServeArgs::default();
+            change(&mut args);
+            throughput_server(&args, Some("t")).map(|server| server.is_some())
+        };
+        assert_eq!(
+            with(&|a| a.throughput_max_time = "2m".into()).unwrap_err(),
+            "--throughput-max-time 2m: expected a duration from 500ms to 60s"
+        );
+        assert!(with(&|a| a.throughput_max_time = "soon".into())
+            .unwrap_err()
+            .starts_with("--throughput-max-time soon: "));
+        assert!(with(&|a| a.throughput_sessions = 0)
+            .unwrap_err()
+            .starts_with("--throughput-sessions"));
+        assert!(with(&|a| a.throughput_max_kbps = 10)
+            .unwrap_err()
+            .starts_with("--throughput-max-kbps 10"));
     }
 
     #[test]

@@ -3,12 +3,14 @@
 
 pub mod mtu;
 pub mod ports;
+pub mod quality;
 pub mod resolve;
 pub mod responder;
 pub mod route;
 pub mod signaling;
 pub mod silence;
 pub mod stun;
+pub mod throughput;
 pub mod tls;
 pub mod turn;
 pub mod webrtc;

@@ -1,10 +1,15 @@
 //! The trtc-preflight report document and one renderer per output format: reports render, they
 //! do not decide.
 
+pub mod area;
+pub mod html;
 pub mod json;
 pub mod junit;
+pub mod markdown;
 pub mod metrics;
 pub mod model;
+mod phrases;
+pub mod prometheus;
 pub mod text;
 
 pub use model::*;
@@ -22,11 +27,24 @@ pub enum Format {
     Json,
     /// JUnit XML for CI systems.
     Junit,
+    /// One self-contained HTML page for a person who opens it from an email or a ticket.
+    Html,
+    /// Markdown for tickets and chat: a summary table and the findings.
+    Markdown,
+    /// The Prometheus text exposition format, for node_exporter's textfile collector.
+    Prometheus,
 }
 
 impl Format {
     /// Every format, in the order help texts list them.
-    pub const ALL: [Format; 3] = [Format::Text, Format::Json, Format::Junit];
+    pub const ALL: [Format; 6] = [
+        Format::Text,
+        Format::Json,
+        Format::Junit,
+        Format::Html,
+        Format::Markdown,
+        Format::Prometheus,
+    ];
 
     /// The name used on the command line.
     pub fn as_str(self) -> &'static str {
@@ -34,6 +52,9 @@ impl Format {
             Format::Text => "text",
             Format::Json => "json",
             Format::Junit => "junit",
+            Format::Html => "html",
+            Format::Markdown => "markdown",
+            Format::Prometheus => "prometheus",
         }
     }
 
@@ -76,5 +97,8 @@ pub fn render(
         Format::Text => Ok(text::render(report, options)),
         Format::Json => json::render(report),
         Format::Junit => junit::render(report, options),
+        Format::Html => Ok(html::render(report, options).into_bytes()),
+        Format::Markdown => Ok(markdown::render(report).into_bytes()),
+        Format::Prometheus => Ok(prometheus::render(report).into_bytes()),
     }
 }

@@ -6,9 +6,11 @@ pub mod account;
 pub mod browser;
 pub mod mtu;
 pub mod ports;
+pub mod quality;
 pub mod room;
 pub mod signaling;
 pub mod stun;
+pub mod throughput;
 pub mod turn;
 pub mod webrtc;
 

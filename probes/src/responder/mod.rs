@@ -30,6 +30,52 @@
 //! [`ANSWER_LEN_V4_AUTHENTICATED`] = 64 bytes, [`ANSWER_LEN_V6_AUTHENTICATED`] = 76 bytes, to a
 //! request of at least 52 bytes (20 + USERNAME of 1 to 4 bytes + MESSAGE-INTEGRITY 24).
 //!
+//! # Quality bursts: counting what arrived (token holders only)
+//!
+//! The quality probe splits loss into uplink and downlink with `serve`'s help. A token holder's
+//! binding request may carry, before MESSAGE-INTEGRITY (so the HMAC covers it), the
+//! comprehension-optional attribute **TRTC-PREFLIGHT-BURST** ([`ATTR_BURST`] = `0xC7A1`, our own,
+//! in the range RFC 8489 leaves to expert review and that no registered attribute uses): 8 bytes,
+//! a burst id (32 bits, chosen at random by the client for each burst) and the request's sequence
+//! number in the burst (32 bits, from 0; [`BURST_QUERY`] = `0xFFFFFFFF` asks without being
+//! counted). The answer then carries, before its MESSAGE-INTEGRITY, **TRTC-PREFLIGHT-BURST-COUNT**
+//! ([`ATTR_BURST_COUNT`] = `0xC7A2`): 12 bytes, the burst id echoed, the distinct sequence numbers
+//! of that burst received so far from that source address and port, and the copies received
+//! twice. Its answers are [`ANSWER_LEN_V4_BURST`] = 80 and [`ANSWER_LEN_V6_BURST`] = 92 bytes,
+//! whatever the request: no more than the 84-byte request the probe sends over IPv4.
+//!
+//! Without the token (or with a wrong one) the attribute changes nothing: such a request is
+//! answered, limited or dropped exactly as it would be without it, and the answer never carries a
+//! count. The counters live in a table allocated once, with the token: 32 bursts, each with a
+//! bitmap of 16,384 sequence numbers (about 64 KiB in all); a new burst takes the slot of the
+//! burst seen least recently.
+//!
+//! # Throughput (token holders only)
+//!
+//! [`serve_udp_with`] also serves the throughput test on the same UDP ports, for token holders
+//! only, with a [`throughput::ThroughputServer`]. Its datagrams start with the byte `0xD7`, which
+//! no STUN message (first byte 0 to 3) and none of the protocols RFC 7983 multiplexes with it
+//! start with; every other datagram goes to the STUN responder as before. The format of each
+//! datagram is in [`crate::throughput::wire`]; in short:
+//!
+//! - every control message (START, ACCEPT, REFUSE, ACK, STOP, REPORT) ends with an HMAC-SHA1
+//!   keyed with the token; one that does not verify is dropped in silence, so `serve` never
+//!   answers anyone without the token;
+//! - a client asks with START for one direction, a rate and a duration; `serve` grants at most
+//!   [`throughput::ThroughputLimits`]' rate (10 Mbit/s) and duration (10 s) and runs at most its
+//!   number of sessions at once (2; beyond, REFUSE busy). ACCEPT names a session id `serve` chose
+//!   at random, sent only to the address the START came from;
+//! - uplink: `serve` counts the DATA of that session from that address (sequence, arrival,
+//!   jitter), answers none of it, and sends its REPORT when the client says STOP;
+//! - downlink: `serve` sends nothing until the first ACK naming the session, HMAC-sealed, comes
+//!   from the client's address (so a START with a forged source cannot aim data at anyone), then
+//!   paces DATA at the granted rate only while ACKs keep coming: 300 ms without one and it stops
+//!   sending (it skips what fell due meanwhile rather than catching up). A session ends at its
+//!   duration, and is forgotten 3 s later, or 1 s after STOP.
+//!
+//! Answers are at most 88 bytes (REPORT, to a 32-byte STOP), downlink data only flows to a
+//! client that keeps proving, every 300 ms, that it holds the token and is where the data goes.
+//!
 //! # Rate limiting and memory
 //!
 //! Requests without credentials pass a token bucket per source IP address (ports ignored); token
@@ -40,8 +86,10 @@
 //! had refilled (or nearly): a flood of spoofed addresses can reset the bucket of a quiet source,
 //! never that of a source being limited.
 
+mod bursts;
 mod limiter;
 mod tcp;
+pub mod throughput;
 mod udp;
 mod wire;
 
@@ -56,11 +104,14 @@ use std::time::Instant;
 
 use rtc_stun::crypto::{HmacAlgorithm, Mac};
 
+pub use bursts::BURST_QUERY;
 pub use limiter::ENTRY_BYTES as LIMITER_ENTRY_BYTES;
 pub use tcp::{serve_stream, serve_tcp, serve_tcp_with, ConnectionEnd, TcpConfig, TcpSummary};
-pub use udp::{serve_udp, UdpServeError};
+pub use udp::{serve_udp, serve_udp_with, UdpServeError};
 pub use wire::{
-    ANSWER_LEN_V4, ANSWER_LEN_V4_AUTHENTICATED, ANSWER_LEN_V6, ANSWER_LEN_V6_AUTHENTICATED,
+    ANSWER_LEN_V4, ANSWER_LEN_V4_AUTHENTICATED, ANSWER_LEN_V4_BURST, ANSWER_LEN_V6,
+    ANSWER_LEN_V6_AUTHENTICATED, ANSWER_LEN_V6_BURST, ATTR_BURST, ATTR_BURST_COUNT,
+    BURST_COUNT_LEN, BURST_LEN,
 };
 
 /// The largest request accepted by default: the largest UDP payload over IPv4 (65,535 − 20 − 8),
@@ -282,6 +333,8 @@ pub struct Responder {
     /// HMAC-SHA1 keyed with the token, once.
     mac: Option<Box<dyn Mac>>,
     limiter: Option<limiter::Limiter>,
+    /// The quality bursts' counters (token holders only: allocated only with a token).
+    bursts: Option<bursts::BurstTable>,
     max_request_len: usize,
     counters: Counters,
 }
@@ -328,6 +381,7 @@ impl Responder {
             }
         };
         Ok(Self {
+            bursts: mac.as_ref().map(|_| bursts::BurstTable::new()),
             mac,
             limiter,
             max_request_len: config.max_request_len,
@@ -377,6 +431,13 @@ impl Responder {
             .map_or(0, limiter::Limiter::memory_bytes)
     }
 
+    /// Bytes the quality bursts' counters take (fixed; allocated only with a token).
+    pub fn burst_memory_bytes(&self) -> usize {
+        self.bursts
+            .as_ref()
+            .map_or(0, bursts::BurstTable::memory_bytes)
+    }
+
     /// Sources the limiter holds a partly used bucket for at `now` (at most the capacity).
     /// Walks the whole table: call it for metrics, not per packet.
     pub fn limited_sources(&self, now: Instant) -> usize {
@@ -416,11 +477,22 @@ impl Responder {
                 }
             }
         }
+        let burst_count = match (authenticated, parsed.burst, self.bursts.as_mut()) {
+            (true, Some((burst, sequence)), Some(table)) => {
+                let count = table.record(now, source, burst, sequence);
+                let mut value = [0_u8; BURST_COUNT_LEN];
+                value[..4].copy_from_slice(&count.burst.to_be_bytes());
+                value[4..8].copy_from_slice(&count.received.to_be_bytes());
+                value[8..].copy_from_slice(&count.duplicates.to_be_bytes());
+                Some(value)
+            }
+            _ => None,
+        };
         let mac = match self.mac.as_mut() {
             Some(mac) if authenticated => Some(&mut **mac as &mut dyn Mac),
             _ => None,
         };
-        let answer = wire::binding_success(parsed.transaction_id, source, mac)
+        let answer = wire::binding_success(parsed.transaction_id, source, burst_count, mac)
             .ok_or(DropReason::BadCredentials)?;
         Ok((answer, authenticated))
     }

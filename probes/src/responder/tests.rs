@@ -738,3 +738,98 @@ fn counters_add_up() {
         ]
     );
 }
+
+// --- Quality bursts ------------------------------------------------------------------------
+
+/// A token holder's request of `burst` with `sequence` (TRTC-PREFLIGHT-BURST before
+/// MESSAGE-INTEGRITY).
+fn burst_request(key: &str, burst: u32, sequence: u32) -> Vec<u8> {
+    let mut value = burst.to_be_bytes().to_vec();
+    value.extend_from_slice(&sequence.to_be_bytes());
+    binding(&[
+        A::Raw(ATTR_USERNAME, b"preflight"),
+        A::Raw(AttrType(ATTR_BURST), &value),
+        A::Integrity(key),
+        A::Fingerprint,
+    ])
+}
+
+fn burst_count(m: &Message) -> (u32, u32, u32) {
+    let value = m.get(AttrType(ATTR_BURST_COUNT)).expect("the burst count");
+    assert_eq!(value.len(), BURST_COUNT_LEN);
+    let word = |i: usize| u32::from_be_bytes(value[i..i + 4].try_into().unwrap());
+    (word(0), word(4), word(8))
+}
+
+#[test]
+fn token_holders_bursts_are_counted_in_an_answer_of_fixed_size_they_can_verify() {
+    let provider = provider();
+    let mut r = responder(with_token_config());
+    let t0 = Instant::now();
+    for (source, size) in [(V4, ANSWER_LEN_V4_BURST), (V6, ANSWER_LEN_V6_BURST)] {
+        let mut last = None;
+        for sequence in [0, 1, 1, 3] {
+            let request = burst_request(TOKEN, 0xB0B0, sequence);
+            let bytes = answer(r.respond(t0, &request, source));
+            assert_eq!(bytes.len(), size);
+            let mut m = decode(&bytes);
+            assert_eq!(
+                attribute_types(&m),
+                [
+                    ATTR_XORMAPPED_ADDRESS,
+                    AttrType(ATTR_BURST_COUNT),
+                    ATTR_MESSAGE_INTEGRITY,
+                    ATTR_FINGERPRINT
+                ]
+            );
+            FINGERPRINT.check(&m).expect("fingerprint verifies");
+            MessageIntegrity::check(&mut m, TOKEN.as_bytes(), provider.crypto())
+                .expect("integrity covers the count");
+            last = Some(burst_count(&m));
+        }
+        assert_eq!(last, Some((0xB0B0, 3, 1)), "{source}");
+        // The query counts nothing and says the same.
+        let query = burst_request(TOKEN, 0xB0B0, BURST_QUERY);
+        let m = decode(&answer(r.respond(t0, &query, source)));
+        assert_eq!(burst_count(&m), (0xB0B0, 3, 1));
+    }
+    assert_eq!(ANSWER_LEN_V4_BURST, 80);
+    assert_eq!(ANSWER_LEN_V6_BURST, 92);
+    // Never more than the request: 84 bytes with this USERNAME.
+    assert!(burst_request(TOKEN, 1, 1).len() >= ANSWER_LEN_V4_BURST);
+    assert!(r.burst_memory_bytes() > 0 && r.burst_memory_bytes() < 80 * 1024);
+}
+
+#[test]
+fn the_burst_attribute_changes_nothing_for_anyone_without_the_token() {
+    let mut value = 7_u32.to_be_bytes().to_vec();
+    value.extend_from_slice(&0_u32.to_be_bytes());
+    let plain = binding(&[A::Raw(AttrType(ATTR_BURST), &value), A::Fingerprint]);
+    for mut r in [unlimited(), responder(with_token_config())] {
+        let bytes = answer(r.respond(Instant::now(), &plain, V4));
+        assert_eq!(bytes.len(), ANSWER_LEN_V4);
+        assert_eq!(
+            attribute_types(&decode(&bytes)),
+            [ATTR_XORMAPPED_ADDRESS, ATTR_FINGERPRINT]
+        );
+    }
+    // A wrong token with the attribute: dropped like any bad credential.
+    assert_eq!(
+        responder(with_token_config()).respond(Instant::now(), &burst_request("guess", 7, 0), V4),
+        Decision::Drop(DropReason::BadCredentials)
+    );
+    // No token configured: no table at all.
+    assert_eq!(unlimited().burst_memory_bytes(), 0);
+}
+
+#[test]
+fn a_burst_attribute_of_the_wrong_size_is_ignored() {
+    let request = binding(&[
+        A::Raw(ATTR_USERNAME, b"preflight"),
+        A::Raw(AttrType(ATTR_BURST), &[1, 2, 3, 4]),
+        A::Integrity(TOKEN),
+        A::Fingerprint,
+    ]);
+    let bytes = answer(responder(with_token_config()).respond(Instant::now(), &request, V4));
+    assert_eq!(bytes.len(), ANSWER_LEN_V4_AUTHENTICATED);
+}

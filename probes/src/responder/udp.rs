@@ -1,4 +1,8 @@
 //! The UDP loop: receive a datagram, ask the [`Responder`], send its answer to the source.
+//!
+//! With a [`ThroughputServer`] ([`serve_udp_with`]) the loop also demultiplexes: a datagram whose
+//! first byte is the throughput marker goes to the throughput server instead, and the loop wakes
+//! at the server's next due instant to send what it paces (downlink data, reports).
 
 use std::future::Future;
 use std::io;
@@ -8,7 +12,9 @@ use std::time::Instant;
 
 use tokio::net::UdpSocket;
 
+use super::throughput::ThroughputServer;
 use super::{Decision, Responder};
+use crate::throughput::wire::is_throughput;
 
 /// A receive buffer for the largest datagram (65,507 bytes over IPv4, 65,527 over IPv6); a longer
 /// one cannot arrive, so nothing is ever silently truncated into a smaller valid request.
@@ -38,24 +44,61 @@ pub async fn serve_udp<F>(
 where
     F: Future<Output = ()>,
 {
+    serve_udp_with(socket, responder, None, shutdown).await
+}
+
+/// [`serve_udp`], and the throughput test for token holders when `throughput` is given (several
+/// sockets may share one server, and so its session limit).
+pub async fn serve_udp_with<F>(
+    socket: UdpSocket,
+    responder: Arc<Mutex<Responder>>,
+    throughput: Option<Arc<Mutex<ThroughputServer>>>,
+    shutdown: F,
+) -> Result<(), UdpServeError>
+where
+    F: Future<Output = ()>,
+{
     let mut buffer = vec![0_u8; RECEIVE_BUFFER];
+    let local = socket
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     tokio::pin!(shutdown);
     loop {
+        let wake = throughput.as_ref().and_then(|server| {
+            server
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .poll_timeout(local)
+        });
         let received = tokio::select! {
             biased;
             () = &mut shutdown => return Ok(()),
-            received = socket.recv_from(&mut buffer) => received,
+            // Before receiving: a flood of requests must not starve the pacing.
+            () = sleep_until(wake) => None,
+            received = socket.recv_from(&mut buffer) => Some(received),
         };
         let (len, source) = match received {
-            Ok(received) => received,
-            Err(error) if is_transient(&error) => continue,
-            Err(source) => {
-                let local = socket
-                    .local_addr()
-                    .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-                return Err(UdpServeError { local, source });
+            None => {
+                if let Some(server) = &throughput {
+                    send_throughput(&socket, server, local).await;
+                }
+                continue;
             }
+            Some(Ok(received)) => received,
+            Some(Err(error)) if is_transient(&error) => continue,
+            Some(Err(source)) => return Err(UdpServeError { local, source }),
         };
+        if let Some(server) = throughput
+            .as_ref()
+            .filter(|_| is_throughput(&buffer[..len]))
+        {
+            server
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .handle(Instant::now(), &buffer[..len], source, local);
+            send_throughput(&socket, server, local).await;
+            continue;
+        }
         let decision = responder
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -64,6 +107,27 @@ where
             // A lost answer is the client's retransmission to make, as with any lost datagram.
             let _ = socket.send_to(&answer, source).await;
         }
+    }
+}
+
+/// Sleeps until `wake`, or forever without one.
+async fn sleep_until(wake: Option<Instant>) {
+    match wake {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sends everything the throughput server has due for this socket now.
+async fn send_throughput(socket: &UdpSocket, server: &Mutex<ThroughputServer>, local: SocketAddr) {
+    loop {
+        let next = server
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .poll_transmit(Instant::now(), local);
+        let Some((bytes, to)) = next else { return };
+        // A lost datagram is part of what the test measures.
+        let _ = socket.send_to(&bytes, to).await;
     }
 }
 

@@ -27,6 +27,17 @@ const ATTR_MESSAGE_INTEGRITY: u16 = 0x0008;
 const ATTR_XOR_MAPPED_ADDRESS: u16 = 0x0020;
 const ATTR_PADDING: u16 = 0x0026;
 const ATTR_FINGERPRINT: u16 = 0x8028;
+/// TRTC-PREFLIGHT-BURST (comprehension-optional, our own): a quality burst's id and the
+/// request's sequence number, 4 + 4 bytes. See the module documentation of [`super`].
+pub const ATTR_BURST: u16 = 0xC7A1;
+/// TRTC-PREFLIGHT-BURST-COUNT (comprehension-optional, our own), in answers to token holders
+/// whose request carried [`ATTR_BURST`]: the burst id, the distinct requests of that burst
+/// received so far and the duplicates seen, 4 + 4 + 4 bytes.
+pub const ATTR_BURST_COUNT: u16 = 0xC7A2;
+/// Value length of [`ATTR_BURST`].
+pub const BURST_LEN: usize = 8;
+/// Value length of [`ATTR_BURST_COUNT`].
+pub const BURST_COUNT_LEN: usize = 12;
 
 /// USERNAME must hold fewer than 513 bytes (RFC 5389 §15.3).
 const MAX_USERNAME_LEN: usize = 512;
@@ -43,6 +54,8 @@ const XOR_MAPPED_V6_LEN: usize = 4 + 20;
 const INTEGRITY_ATTR_LEN: usize = 4 + INTEGRITY_LEN;
 /// FINGERPRINT attribute with its header.
 const FINGERPRINT_ATTR_LEN: usize = 4 + FINGERPRINT_LEN;
+/// TRTC-PREFLIGHT-BURST-COUNT attribute with its header.
+const BURST_COUNT_ATTR_LEN: usize = 4 + BURST_COUNT_LEN;
 
 /// The size of an answer to an IPv4 source without credentials: header, XOR-MAPPED-ADDRESS,
 /// FINGERPRINT.
@@ -53,6 +66,11 @@ pub const ANSWER_LEN_V6: usize = HEADER_LEN + XOR_MAPPED_V6_LEN + FINGERPRINT_AT
 pub const ANSWER_LEN_V4_AUTHENTICATED: usize = ANSWER_LEN_V4 + INTEGRITY_ATTR_LEN;
 /// The size of an answer to an IPv6 source that presented the token.
 pub const ANSWER_LEN_V6_AUTHENTICATED: usize = ANSWER_LEN_V6 + INTEGRITY_ATTR_LEN;
+/// The size of an answer to an IPv4 token holder whose request carried a burst id: the burst's
+/// counters added.
+pub const ANSWER_LEN_V4_BURST: usize = ANSWER_LEN_V4_AUTHENTICATED + BURST_COUNT_ATTR_LEN;
+/// The size of an answer to an IPv6 token holder whose request carried a burst id.
+pub const ANSWER_LEN_V6_BURST: usize = ANSWER_LEN_V6_AUTHENTICATED + BURST_COUNT_ATTR_LEN;
 
 /// What an acceptable binding request told us, borrowed from the datagram.
 pub(crate) struct BindingRequest<'a> {
@@ -62,6 +80,9 @@ pub(crate) struct BindingRequest<'a> {
     pub(crate) username: Option<&'a [u8]>,
     /// Offset of the MESSAGE-INTEGRITY attribute header, if present.
     pub(crate) integrity_at: Option<usize>,
+    /// TRTC-PREFLIGHT-BURST before MESSAGE-INTEGRITY, if present and well sized: burst id and
+    /// sequence number.
+    pub(crate) burst: Option<(u32, u32)>,
 }
 
 /// Whether `bytes` starts like a STUN message: at least 20 bytes, the two top bits zero and the
@@ -83,8 +104,9 @@ pub(crate) fn declared_body_len(header: &[u8]) -> usize {
 /// the bytes that follow the header, attributes whose lengths stay inside the message, USERNAME
 /// (1..=512 bytes of UTF-8), MESSAGE-INTEGRITY (20 bytes), PADDING (any length), FINGERPRINT
 /// (4 bytes, last, and correct), and any comprehension-optional attribute (0x8000 and up), which is
-/// ignored. Attributes after MESSAGE-INTEGRITY other than FINGERPRINT are skipped, as RFC 8489
-/// §14.5 says. Any other comprehension-required attribute is refused.
+/// ignored, except TRTC-PREFLIGHT-BURST of 8 bytes, which is read (and used only if the request
+/// presents the token). Attributes after MESSAGE-INTEGRITY other than FINGERPRINT are skipped, as
+/// RFC 8489 §14.5 says. Any other comprehension-required attribute is refused.
 pub(crate) fn parse_binding_request(message: &[u8]) -> Result<BindingRequest<'_>, DropReason> {
     if !looks_like_stun(message) {
         return Err(DropReason::NotStun);
@@ -99,6 +121,7 @@ pub(crate) fn parse_binding_request(message: &[u8]) -> Result<BindingRequest<'_>
 
     let mut username = None;
     let mut integrity_at = None;
+    let mut burst = None;
     let mut at = HEADER_LEN;
     while at < message.len() {
         // `at` is a multiple of 4 below a length that is one, so the 4-byte header is there.
@@ -140,6 +163,12 @@ pub(crate) fn parse_binding_request(message: &[u8]) -> Result<BindingRequest<'_>
                     integrity_at = Some(at);
                 }
                 ATTR_PADDING => {}
+                ATTR_BURST if len == BURST_LEN => {
+                    let word = |i: usize| {
+                        u32::from_be_bytes([value[i], value[i + 1], value[i + 2], value[i + 3]])
+                    };
+                    burst = Some((word(0), word(4)));
+                }
                 k if k >= 0x8000 => {}
                 _ => return Err(DropReason::UnknownAttribute),
             }
@@ -154,6 +183,7 @@ pub(crate) fn parse_binding_request(message: &[u8]) -> Result<BindingRequest<'_>
         transaction_id,
         username,
         integrity_at,
+        burst,
     })
 }
 
@@ -178,12 +208,14 @@ pub(crate) fn integrity_is_valid(message: &[u8], integrity_at: usize, mac: &mut 
 }
 
 /// Builds the binding success response to `source` for `transaction_id`: XOR-MAPPED-ADDRESS,
-/// MESSAGE-INTEGRITY when `mac` is given, FINGERPRINT; nothing else.
+/// TRTC-PREFLIGHT-BURST-COUNT when `burst_count` is given (token holders only: the caller
+/// gives it only with a `mac`), MESSAGE-INTEGRITY when `mac` is given, FINGERPRINT; nothing else.
 ///
 /// Returns `None` only if the MAC refuses to sign, which a keyed HMAC-SHA1 never does.
 pub(crate) fn binding_success(
     transaction_id: &[u8; 12],
     source: SocketAddr,
+    burst_count: Option<[u8; BURST_COUNT_LEN]>,
     mac: Option<&mut dyn Mac>,
 ) -> Option<Vec<u8>> {
     let (mapped_len, integrity_len) = (
@@ -193,7 +225,12 @@ pub(crate) fn binding_success(
         },
         if mac.is_some() { INTEGRITY_ATTR_LEN } else { 0 },
     );
-    let total = HEADER_LEN + mapped_len + integrity_len + FINGERPRINT_ATTR_LEN;
+    let burst_len = if burst_count.is_some() {
+        BURST_COUNT_ATTR_LEN
+    } else {
+        0
+    };
+    let total = HEADER_LEN + mapped_len + burst_len + integrity_len + FINGERPRINT_ATTR_LEN;
     let mut out = Vec::with_capacity(total);
 
     // Header; the length field is written before each attribute that covers it.
@@ -226,8 +263,14 @@ pub(crate) fn binding_success(
         }
     }
 
+    if let Some(value) = burst_count {
+        out.extend_from_slice(&ATTR_BURST_COUNT.to_be_bytes());
+        out.extend_from_slice(&(BURST_COUNT_LEN as u16).to_be_bytes());
+        out.extend_from_slice(&value);
+    }
+
     if let Some(mac) = mac {
-        set_body_len(&mut out, mapped_len + INTEGRITY_ATTR_LEN);
+        set_body_len(&mut out, mapped_len + burst_len + INTEGRITY_ATTR_LEN);
         let mut tag = [0_u8; INTEGRITY_LEN];
         mac.sign(&[&out], &mut tag).ok()?;
         out.extend_from_slice(&ATTR_MESSAGE_INTEGRITY.to_be_bytes());
@@ -246,7 +289,7 @@ pub(crate) fn binding_success(
 
 /// Writes `len` into the header's message-length field.
 fn set_body_len(message: &mut [u8], len: usize) {
-    // At most 20 + 24 + 24 + 8 bytes: always fits.
+    // At most 20 + 24 + 16 + 24 + 8 bytes: always fits.
     let len = u16::try_from(len).unwrap_or(u16::MAX);
     message[2..4].copy_from_slice(&len.to_be_bytes());
 }

@@ -524,3 +524,241 @@ pub fn passing_report() -> Report {
         vec![room_probe()],
     )
 }
+
+/// The RTT samples of a 3 s burst at 50 a second: about 22 ms with a little jitter (a seeded
+/// generator), a congested stretch in the middle, and four lost (null).
+pub fn quality_samples() -> Vec<Value> {
+    let mut state: u32 = 0x2545_f491;
+    (0..150)
+        .map(|i| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let noise = f64::from(state >> 24) / 255.0 * 4.0;
+            let congestion = if (60..75).contains(&i) {
+                f64::from(15 - (i - 60)) * 1.8
+            } else {
+                0.0
+            };
+            if [37, 88, 89, 140].contains(&i) {
+                Value::Null
+            } else {
+                json!(((20.0 + noise + congestion) * 1000.0).round() / 1000.0)
+            }
+        })
+        .collect()
+}
+
+/// A quality probe's metrics in the shape `diagnose::quality::metrics` writes (the schema's
+/// `quality_metrics`), computed from [`quality_samples`], plus those samples as
+/// `rtt_samples_ms`: the key the HTML report's chart reads, which the probe does not write yet.
+pub fn quality_metrics() -> Map<String, Value> {
+    let samples = quality_samples();
+    let mut rtts: Vec<f64> = samples.iter().filter_map(Value::as_f64).collect();
+    rtts.sort_by(f64::total_cmp);
+    let at = |quantile: f64| rtts[((rtts.len() - 1) as f64 * quantile).round() as usize];
+    let lost = samples.len() - rtts.len();
+    let percent = |part: usize, of: usize| (part as f64 * 10_000.0 / of as f64).round() / 100.0;
+    object(json!({
+        "target": "203.0.113.20:8000",
+        "rate_per_s": 50,
+        "duration_ms": 3000,
+        "cutoff_ms": 1000,
+        "result": "measured",
+        "reason": null,
+        "sent": samples.len(),
+        "on_time": rtts.len(),
+        "late": 0,
+        "lost": lost,
+        "duplicates": 0,
+        "reordered": 2,
+        "loss_percent": percent(lost, samples.len()),
+        "late_percent": 0.0,
+        "rtt_ms": {"min": at(0.0), "median": at(0.5), "p95": at(0.95), "max": at(1.0)},
+        "jitter_ms": 3.25,
+        "split": {
+            "server_received": 148,
+            "server_duplicates": 0,
+            "uplink_lost": 2,
+            "uplink_loss_percent": percent(2, samples.len()),
+            "downlink_lost": 2,
+            "downlink_loss_percent": percent(2, 148)
+        },
+        "split_note": null,
+        "level": 3,
+        "level_name": "poor",
+        "uplink_level": 2,
+        "downlink_level": 2,
+        "level_causes": ["loss 2.7 %"],
+        "took_ms": 3120,
+        "rtt_samples_ms": samples
+    }))
+}
+
+/// A throughput probe's metrics in the shape `diagnose::throughput::metrics` writes: a 720p call
+/// fits both ways.
+pub fn throughput_metrics() -> Map<String, Value> {
+    let direction = |sent: u32, received: u32, achieved: f64, jitter: f64, downlink: bool| {
+        json!({
+            "result": "measured", "reason": null, "granted_kbps": 1540, "duration_ms": 3000,
+            "sent": sent, "received": received, "duplicates": 0, "reordered": 0,
+            "loss_percent": (f64::from(sent - received) * 10_000.0 / f64::from(sent)).round() / 100.0,
+            "achieved_kbps": achieved, "wire_kbps": achieved * 1.023, "jitter_ms": jitter,
+            "reported": if downlink { json!(true) } else { Value::Null },
+            "paused": if downlink { json!(false) } else { Value::Null },
+            "fits": true
+        })
+    };
+    object(json!({
+        "target": "203.0.113.20:8000",
+        "required_kbps": 1540,
+        "packet_bytes": 1200,
+        "result": "ran",
+        "uplink": direction(482, 480, 1532.4, 1.2, false),
+        "downlink": direction(482, 482, 1539.8, 0.8, true),
+        "fits": true,
+        "took_ms": 6240
+    }))
+}
+
+/// A port matrix over both families: IPv4 as [`ports_metrics`], IPv6 with no route.
+pub fn dual_stack_ports_metrics() -> Map<String, Value> {
+    let mut metrics = ports_metrics();
+    metrics["addresses"] = json!(["203.0.113.20", "2001:db8::20"]);
+    let mut matrix = metrics["matrix"].as_array().unwrap().clone();
+    for port in [8000, 8080, 8800, 843, 443, 16285] {
+        matrix.push(
+            json!({"port": port, "protocol": "udp", "family": "ipv6", "result": "no_route",
+                           "rtt_ms": null, "waited_ms": null, "silence_rule": null}),
+        );
+    }
+    matrix.push(
+        json!({"port": 443, "protocol": "tls", "family": "ipv6", "result": "no_route",
+                       "rtt_ms": null, "waited_ms": null, "silence_rule": null}),
+    );
+    metrics["matrix"] = Value::Array(matrix);
+    metrics["egress"] = json!([
+        {"family": "ipv4", "interface": "wlan0", "source": "192.168.1.23", "mtu": 1500, "tunnel": false},
+        {"family": "ipv6", "interface": null, "source": null, "mtu": null, "tunnel": null}
+    ]);
+    metrics
+}
+
+/// Text a hostile server or a careless catalog entry could put in a finding: markup, quotes,
+/// ampersands, table pipes, line breaks that look like Markdown blocks, an unpaired backtick,
+/// a control character, and a URL that must stay text.
+pub fn hostile_finding() -> Finding {
+    plain(
+        Severity::Warning,
+        "Clock skew of <5 s> & \"more\" for 'this' host; see `date -u`.",
+        "server said: </p><script>alert(\"x\")</script><img src=\"http://evil.example/x.png\" \
+         onerror=alert(1)> | a | pipe\n- not a list\n# not a heading\n1. not numbered \u{1b}[2J",
+        "Run `chronyc makestep` & check <ntp.conf> | *twice*; a lone ` backtick stays [x](y).",
+    )
+}
+
+/// Every area and most kinds: devices, the browser, STUN, a dual-stack port matrix, MTU, quality
+/// with RTT samples, throughput, signaling, account and room; every status; findings with and
+/// without SDK codes, and one with hostile text.
+pub fn showcase_report() -> Report {
+    let mut probes = full_report().probes;
+    let browser = probe(
+        "browser",
+        Kind::Browser,
+        "",
+        false,
+        2_310,
+        object(
+            json!({"name": "Chrome", "version": "131.0.6778.85", "major": 131, "minimum": 56,
+                      "page_errors": 0, "apis": {"RTCPeerConnection": true, "getUserMedia": true}}),
+        ),
+        vec![],
+    );
+    let environment = probe(
+        "environment",
+        Kind::Environment,
+        "",
+        false,
+        12,
+        object(json!({"os": "linux", "clock_offset_ms": 5200})),
+        vec![hostile_finding()],
+    );
+    let ports = probe(
+        "ports/edge.example.com",
+        Kind::Ports,
+        "edge.example.com",
+        false,
+        2_400,
+        dual_stack_ports_metrics(),
+        vec![plain(
+            Severity::Warning,
+            "Some of TRTC's UDP ports are blocked; media can still use the open ones.",
+            "no answer on UDP 16285 and 843 after 3 attempts each; 8000, 8080, 8800, 443 \
+             answered; IPv6 has no route",
+            "Allow outbound UDP 16285 and 843 to edge.example.com.",
+        )],
+    );
+    let mtu = probe(
+        "mtu/edge.example.com",
+        Kind::Mtu,
+        "edge.example.com",
+        false,
+        700,
+        mtu_metrics(vec![mtu_family(true)]),
+        vec![],
+    );
+    let quality = probe(
+        "quality/edge.example.com",
+        Kind::Quality,
+        "edge.example.com",
+        false,
+        3_050,
+        quality_metrics(),
+        vec![plain(
+            Severity::Warning,
+            "Network quality is poor (level 3): 2.7 % of packets were lost.",
+            "150 STUN requests at 50/s to 203.0.113.20:8000: 4 lost (2 on the way there, 2 on \
+             the way back), none late; RTT min 20.0, median 22.1, p95 34.9, max 48.3 ms; jitter \
+             3.25 ms",
+            "Move closer to the Wi-Fi access point or use a wired connection; close uploads \
+             that compete with the call.",
+        )],
+    );
+    let throughput = probe(
+        "throughput/edge.example.com",
+        Kind::Throughput,
+        "edge.example.com",
+        false,
+        6_250,
+        throughput_metrics(),
+        vec![],
+    );
+    let webrtc = probe(
+        "webrtc",
+        Kind::Webrtc,
+        "",
+        true,
+        0,
+        Map::new(),
+        vec![plain(
+            Severity::Info,
+            "This probe kind did not run.",
+            "Not configured: no --peer option and no peer key in the profile.",
+            "Pass --peer wss://HOST:PORT/ of a `trtc-preflight serve`.",
+        )],
+    );
+    // Plan order: devices, browser, network, signaling, WebRTC, account.
+    let mut ordered = vec![probes.remove(0), probes.remove(0), environment, browser];
+    let stun: Vec<ProbeResult> = probes.drain(0..2).collect();
+    ordered.extend(stun);
+    ordered.extend([ports, mtu]);
+    let signaling = probes.remove(0);
+    let turn = probes.remove(0);
+    ordered.extend([turn, quality, throughput, signaling, webrtc]);
+    ordered.extend(probes);
+    Report::assemble(
+        "0.1.0",
+        "2026-11-28T10:00:00Z".into(),
+        17_100,
+        true,
+        ordered,
+    )
+}
