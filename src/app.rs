@@ -132,7 +132,7 @@ fn demo(args: &CheckArgs) -> i32 {
     let pin = running.pin.clone().unwrap_or_default();
     if !args.quiet {
         eprintln!(
-            "demo: serve runs in this process on 127.0.0.1: STUN on UDP {}, TCP {}, TLS {}; signaling and the WebRTC answerer on wss port {} (self-signed, pinned for this run). Every network probe runs against it:",
+            "demo: serve runs in this process on 127.0.0.1: STUN (and the quality and throughput tests) on UDP {}, TCP {}, TLS {}; signaling and the WebRTC answerer on wss port {} (self-signed, pinned for this run). Every network probe runs against it:",
             list(udp.clone()),
             list(tcp.clone()),
             list(tls.clone()),
@@ -158,10 +158,15 @@ fn demo(args: &CheckArgs) -> i32 {
                 "mtu".into(),
                 "signaling".into(),
                 "webrtc".into(),
+                "quality".into(),
+                "throughput".into(),
             ]
         } else {
             args.only.clone()
         },
+        // Short on loopback: a fraction of a second each is enough to show the figures.
+        quality_duration: Some("400ms".into()),
+        throughput_duration: Some("500ms".into()),
         skip: args.skip.clone(),
         require: args.require.clone(),
         format: args.format.clone(),

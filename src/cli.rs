@@ -190,11 +190,12 @@ pub struct CheckArgs {
         help_heading = "Selection"
     )]
     pub require: Vec<String>,
-    /// Report format: text, json or junit (repeatable; each may be followed by --output FILE).
+    /// Report format: text, json, junit, html, markdown (md) or prometheus (prom) (repeatable;
+    /// each may be followed by --output FILE).
     #[arg(long, value_name = "FORMAT", help_heading = "Report")]
     pub format: Vec<String>,
     /// Write the preceding --format to FILE (atomically); alone, the format follows the
-    /// extension (.json, .xml, .txt).
+    /// extension (.json, .xml, .txt, .html, .md, .prom).
     #[arg(long, value_name = "FILE", help_heading = "Report")]
     pub output: Vec<PathBuf>,
     /// Print nothing on standard output (files are still written).

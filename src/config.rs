@@ -894,12 +894,13 @@ fn outputs(
             let format = match (&spec.format, &spec.output) {
                 (Some(name), _) => Format::parse(name).ok_or_else(|| {
                     ConfigError(format!(
-                        "--format {name}: unknown format; use text, json or junit"
+                        "--format {name}: unknown format; use {}",
+                        format_names()
                     ))
                 })?,
                 (None, Some(path)) => format_from_extension(path).ok_or_else(|| {
                     ConfigError(format!(
-                        "--output {}: put --format before it, or use a .json, .xml or .txt name",
+                        "--output {}: put --format before it, or use a .json, .xml, .txt, .html, .md or .prom name",
                         path.display()
                     ))
                 })?,
@@ -914,9 +915,10 @@ fn outputs(
         for entry in list {
             let format = Format::parse(entry.format.get_ref()).ok_or_else(|| {
                 ConfigError(format!(
-                    "{}: unknown format {:?}; use text, json or junit",
+                    "{}: unknown format {:?}; use {}",
                     loaded.at(&entry.format, "output.format"),
-                    entry.format.get_ref()
+                    entry.format.get_ref(),
+                    format_names()
                 ))
             })?;
             // Reports are outputs: their paths are relative to the current folder, like --output.
@@ -1184,6 +1186,15 @@ fn split_host_port(text: &str) -> Result<(String, u16), String> {
         .filter(|&port| port > 0)
         .ok_or_else(|| format!("{port:?} is not a port (1-65535)"))?;
     Ok((host.to_string(), port))
+}
+
+/// Every format's name, as messages list them: `text, json, junit, ... or prometheus`.
+fn format_names() -> String {
+    let names: Vec<&str> = Format::ALL.iter().map(|format| format.as_str()).collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => names.join(", "),
+    }
 }
 
 /// Whether a (validated) TURN URL relays over UDP: `turn:` without `transport=tcp`.

@@ -292,6 +292,24 @@ fn a_check_runs_the_plan_and_never_a_target_from_a_request() {
         .call("GET", &format!("/api/v1/checks/{id}"), &token, "")
         .json();
     assert_eq!(status["state"], "done");
+    // The same report as the self-contained HTML page of `check --format html`.
+    let page = agent.call(
+        "GET",
+        &format!("/api/v1/checks/{id}/report.html"),
+        &token,
+        "",
+    );
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(
+        page.body.starts_with("<!DOCTYPE html>") || page.body.starts_with("<!doctype html>"),
+        "{}",
+        &page.body[..100]
+    );
+    assert!(page.body.contains(&format!("webrtc/{peer}")));
     // Another token does not see this check.
     let other = agent.page_token();
     assert_eq!(

@@ -118,7 +118,10 @@ const CASES: &[Case] = &[
         name: "unknown format",
         profile: None,
         args: &["--format", "xml"],
-        expect: &["--format xml", "text, json or junit"],
+        expect: &[
+            "--format xml",
+            "text, json, junit, html, markdown or prometheus",
+        ],
     },
     Case {
         name: "two formats on stdout",

@@ -39,13 +39,21 @@ fn demo_passes_every_network_probe_on_loopback() {
             "stun",
             "ports",
             "mtu",
+            "quality",
+            "throughput",
             "signaling",
             "webrtc"
         ]
     );
+    // Quality and throughput measured with serve's token (the split and the fit).
+    let quality = &report["probes"][5]["metrics"];
+    assert_eq!(quality["level"], 1, "{quality:#}");
+    assert!(quality["split"].is_object(), "{quality:#}");
+    let throughput = &report["probes"][6]["metrics"];
+    assert!(throughput["uplink"].is_object(), "{throughput:#}");
     // The WebRTC probe went all the way: connected over wss with the pinned certificate,
     // data echoed, audio and video back.
-    let webrtc = &report["probes"][6]["metrics"];
+    let webrtc = &report["probes"][8]["metrics"];
     assert_eq!(webrtc["connected"], true, "{webrtc:#}");
     assert!(webrtc["url"]
         .as_str()
@@ -81,7 +89,7 @@ fn demo_text_is_the_readme_output() {
     assert_eq!(output.status.code(), Some(0));
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(
-        text.contains("verdict: PASS  7 pass, 0 warn, 0 fail, 0 skip"),
+        text.contains("verdict: PASS  9 pass, 0 warn, 0 fail, 0 skip"),
         "{text}"
     );
 }

@@ -233,6 +233,9 @@ pub struct Figures {
     pub ignored: u32,
     /// Round trips of the on-time answers.
     pub rtt: Option<RttStats>,
+    /// Each request's round trip in send order; `None` when its answer was lost or late (for
+    /// the RTT-over-the-burst chart).
+    pub samples: Vec<Option<Duration>>,
     /// RFC 3550 interarrival jitter of the on-time answers (needs two).
     pub jitter: Option<Duration>,
     /// Uplink and downlink loss, with a `serve` token.
@@ -275,6 +278,8 @@ struct Slot {
     id: TransactionId,
     sent_at: Option<Instant>,
     answered: bool,
+    /// The round trip of an on-time first answer.
+    rtt: Option<Duration>,
 }
 
 enum Ids {
@@ -345,6 +350,7 @@ impl Burst {
                 id: ids.next(),
                 sent_at: None,
                 answered: false,
+                rtt: None,
             })
             .collect();
         let by_id = slots
@@ -597,6 +603,7 @@ impl Burst {
             return;
         }
         self.rtts.push(rtt);
+        self.slots[index as usize].rtt = Some(rtt);
         if let Some(last) = self.last_transit {
             let d = rtt.abs_diff(last).as_secs_f64();
             let j = self.jitter.unwrap_or(0.0);
@@ -630,6 +637,12 @@ impl Burst {
             error_responses: self.error_responses,
             ignored: self.ignored,
             rtt: RttStats::of(&self.rtts),
+            samples: self
+                .slots
+                .iter()
+                .take(sent as usize)
+                .map(|slot| slot.rtt)
+                .collect(),
             jitter: self.jitter.map(Duration::from_secs_f64),
             split,
             split_asked: self.split_asked(),

@@ -60,9 +60,15 @@ impl Format {
 
     /// Parses a name used on the command line (any case).
     pub fn parse(name: &str) -> Option<Format> {
+        let name = name.trim().to_ascii_lowercase();
+        let name = match name.as_str() {
+            "md" => "markdown",
+            "prom" => "prometheus",
+            other => other,
+        };
         Format::ALL
             .into_iter()
-            .find(|format| format.as_str().eq_ignore_ascii_case(name.trim()))
+            .find(|format| format.as_str() == name)
     }
 }
 

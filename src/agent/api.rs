@@ -10,6 +10,7 @@
 //! | `GET /api/v1/checks/ID/events` | its token (`?token=` allowed) | server-sent events: `probe` (one finished probe, as in the report), then `report` (the whole report), then the stream ends; a late listener gets every event from the start |
 //! | `POST /api/v1/checks/ID/browser` | its token | the browser's results (a check started with `"browser": true`), once; `204` |
 //! | `GET /api/v1/checks/ID/report` | its token | the report (`409` while running) |
+//! | `GET /api/v1/checks/ID/report.html` | its token | the same report as a self-contained HTML page (`check --format html`) |
 //!
 //! Errors are `{"error": CODE, "message": "…"}` with the status: `400 bad_request`,
 //! `401 token_required` / `token_invalid`, `403 origin_not_allowed`, `404 not_found`,
@@ -412,6 +413,31 @@ fn route(agent: &Arc<Agent>, request: &Request, caller: &Caller) -> Reply {
             Some(check) => Reply::Events(check),
             None => Reply::Plain(unknown_check(id)),
         },
+        ("GET", ["checks", id, "report.html"]) => Reply::Plain(match agent.check(id, &token) {
+            Some(check) => match &lock(&check.state).report {
+                Some(report) => Response {
+                    status: 200,
+                    headers: vec![
+                        ("Content-Type".into(), "text/html; charset=utf-8".into()),
+                        (
+                            "Content-Security-Policy".into(),
+                            "default-src 'none'; style-src 'unsafe-inline'; img-src data:".into(),
+                        ),
+                    ],
+                    body: preflight_reports::html::render(
+                        report,
+                        preflight_reports::RenderOptions::default(),
+                    )
+                    .into_bytes(),
+                },
+                None => Response::error(
+                    409,
+                    "running",
+                    "the check is still running; follow its events",
+                ),
+            },
+            None => unknown_check(id),
+        }),
         ("GET", ["checks", id, "report"]) => Reply::Plain(match agent.check(id, &token) {
             Some(check) => match &lock(&check.state).report {
                 Some(report) => {

@@ -450,6 +450,15 @@ pub fn metrics(observation: &Observation) -> Map<String, Value> {
         }),
     );
     m.insert(
+        "rtt_samples_ms".into(),
+        Value::Array(figures.map_or(Vec::new(), |f| {
+            f.samples
+                .iter()
+                .map(|sample| sample.map_or(Value::Null, |rtt| round(ms(rtt))))
+                .collect()
+        })),
+    );
+    m.insert(
         "jitter_ms".into(),
         figures
             .and_then(|f| f.jitter)
@@ -531,6 +540,9 @@ mod tests {
                 p95: ms_(rtt_ms),
                 max: ms_(rtt_ms),
             }),
+            samples: (0..100)
+                .map(|n| (n < on_time).then(|| ms_(rtt_ms)))
+                .collect(),
             jitter: Some(ms_(0.5)),
             split: match split {
                 Some((up, down)) => Ok(Split {

@@ -549,7 +549,8 @@ pub fn quality_samples() -> Vec<Value> {
 
 /// A quality probe's metrics in the shape `diagnose::quality::metrics` writes (the schema's
 /// `quality_metrics`), computed from [`quality_samples`], plus those samples as
-/// `rtt_samples_ms`: the key the HTML report's chart reads, which the probe does not write yet.
+/// `rtt_samples_ms`: the quality probe's RTT of each request in send order, which the HTML
+/// report's chart reads.
 pub fn quality_metrics() -> Map<String, Value> {
     let samples = quality_samples();
     let mut rtts: Vec<f64> = samples.iter().filter_map(Value::as_f64).collect();
