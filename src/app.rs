@@ -245,12 +245,25 @@ fn run_plan(plan: &Plan) -> i32 {
                 std::future::pending::<()>().await;
             }
         };
-        runner::run(plan, env!("CARGO_PKG_VERSION"), interrupt, |partial| {
-            if let Err(error) = write_files(plan, partial) {
-                write_error.get_or_insert(error);
-            }
-        })
-        .await
+        let progress = crate::progress::Progress::new(
+            plan,
+            crate::progress::wanted(plan.quiet),
+            color_allowed(),
+        );
+        let result = runner::run_streaming(
+            plan,
+            env!("CARGO_PKG_VERSION"),
+            interrupt,
+            |partial| {
+                if let Err(error) = write_files(plan, partial) {
+                    write_error.get_or_insert(error);
+                }
+            },
+            |probe| progress.finished(probe),
+        )
+        .await;
+        progress.done();
+        result
     });
     // Probe tasks still stuck in blocking work must not keep the process alive.
     runtime.shutdown_background();

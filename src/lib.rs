@@ -49,6 +49,7 @@ pub mod explain;
 pub mod faults;
 pub mod offline;
 pub mod plan;
+pub mod progress;
 pub mod runner;
 pub mod secret;
 pub mod serve;
