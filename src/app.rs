@@ -44,6 +44,29 @@ pub fn run(cli: Cli) -> i32 {
             );
             EXIT_OK
         }
+        Command::Man => man(),
+    }
+}
+
+/// The manual page: the whole command, then a section per command.
+fn man() -> i32 {
+    use clap::CommandFactory;
+    let command = Cli::command();
+    let mut page = Vec::new();
+    let man = clap_mangen::Man::new(command.clone());
+    let rendered = man.render(&mut page).and_then(|()| {
+        for sub in command.get_subcommands() {
+            let name = format!("trtc-preflight-{}", sub.get_name());
+            clap_mangen::Man::new(sub.clone().display_name(name)).render(&mut page)?;
+        }
+        Ok(())
+    });
+    match rendered.and_then(|()| std::io::stdout().write_all(&page)) {
+        Ok(()) => EXIT_OK,
+        Err(error) => {
+            eprintln!("error: cannot write the manual page: {error}");
+            EXIT_TOOL
+        }
     }
 }
 
@@ -53,8 +76,10 @@ fn init_logging(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("TRTC_PREFLIGHT_LOG").unwrap_or_else(|_| {
+    // TRTC_PREFLIGHT_LOG, then RUST_LOG (tracing's filter syntax), then -v/-vv.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TRTC_PREFLIGHT_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_env("RUST_LOG"))
+        .unwrap_or_else(|_| {
             tracing_subscriber::EnvFilter::new(format!(
                 "trtc_preflight={level},preflight_probes={level}"
             ))

@@ -12,7 +12,8 @@ use clap::{ArgAction, Args, Parser, Subcommand};
     name = "trtc-preflight",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    after_help = MAIN_AFTER_HELP
 )]
 pub struct Cli {
     /// The command.
@@ -31,25 +32,88 @@ pub enum Command {
     Check(Box<CheckArgs>),
     /// Start the test endpoints in this process on loopback and run every network probe against
     /// them (no network, no set-up). Takes check's output options.
+    #[command(after_help = DEMO_AFTER_HELP)]
     Demo(Box<CheckArgs>),
     /// Run the test endpoints for the far side of a firewall: STUN over UDP, TCP and TLS, the
     /// signaling WebSocket and its WebRTC answerer.
+    #[command(after_help = SERVE_AFTER_HELP)]
     Serve(Box<crate::serve::ServeArgs>),
     /// The desktop agent: a page on 127.0.0.1 for the user's own browser, which runs the
     /// browser's checks beside the native probes of the plan, and a local JSON API.
+    #[command(after_help = AGENT_AFTER_HELP)]
     Agent(Box<crate::agent::AgentArgs>),
     /// Show the catalog entry and the fix for a code, a NAME, a 0xHEX value or a message.
+    #[command(after_help = EXPLAIN_AFTER_HELP)]
     Explain(ExplainArgs),
     /// List the whole catalog.
+    #[command(
+        after_help = "Examples:\n  trtc-preflight codes\n  trtc-preflight codes --format json | jq '.[] | select(.table == \"sdk\")'"
+    )]
     Codes(CodesArgs),
     /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  trtc-preflight completions bash > /etc/bash_completion.d/trtc-preflight\n  trtc-preflight completions zsh > \"${fpath[1]}/_trtc-preflight\"\n  trtc-preflight completions powershell >> $PROFILE"
+    )]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Print the manual page (roff) of every command.
+    #[command(
+        after_help = "Examples:\n  trtc-preflight man > trtc-preflight.1 && man -l trtc-preflight.1"
+    )]
+    Man,
 }
 
+const MAIN_AFTER_HELP: &str = "\
+Examples:
+  trtc-preflight demo                          every network probe against endpoints on loopback
+  trtc-preflight check --profile trtc-web --dry-run
+  trtc-preflight explain 70001                 any code, NAME, 0xHEX or part of a message
+  trtc-preflight agent --open                  the browser's own checks, in the user's browser
+
+Logs: -v / -vv on standard error, or RUST_LOG / TRTC_PREFLIGHT_LOG with tracing's filter syntax
+(secrets are never logged). NO_COLOR turns colours off.";
+
+const DEMO_AFTER_HELP: &str = "\
+Examples:
+  trtc-preflight demo
+  trtc-preflight demo --format html --output demo.html
+  trtc-preflight demo --only webrtc --format json";
+
+const SERVE_AFTER_HELP: &str = "\
+Examples:
+  trtc-preflight serve --listen 127.0.0.1 --signal-ws 8080      STUN on 3478, signaling, WebRTC
+  TRTC_PREFLIGHT_TOKEN=... trtc-preflight serve --stun-udp 8000,8080,8800,843,443,16285 \\
+      --stun-tcp 8687 --stun-tls 443 --signal-wss 8443         the far side of a firewall
+  trtc-preflight serve --signal-ws 8080 --misbehave stall-dtls  stage a failure for training
+
+It prints one line per listener (`stun/udp 0.0.0.0:3478`), the TLS pin (`tls sha256:...`) and
+`ready`; Ctrl-C stops it and prints what it answered.";
+
+const AGENT_AFTER_HELP: &str = "\
+Examples:
+  trtc-preflight agent --open
+  trtc-preflight agent --peer wss://far.example.com:8443/ --pin sha256:... --open
+  trtc-preflight agent --allow-origin https://app.example.com   a web app may call the API
+
+The page is http://127.0.0.1:47077/ (or --port); the API is under /api/v1/ (see the README).";
+
+const EXPLAIN_AFTER_HELP: &str = "\
+Examples:
+  trtc-preflight explain 4099
+  trtc-preflight explain -10018
+  trtc-preflight explain 0x4003
+  trtc-preflight explain ICE_TRANSPORT_ERROR
+  trtc-preflight explain \"dtls transport\"";
+
 const CHECK_AFTER_HELP: &str = "\
+Examples:
+  trtc-preflight check --profile trtc-web --dry-run        what would run against TRTC's hosts
+  trtc-preflight check --sdk-app-id 1400000000 --user-id alice --room-id 1234   (offline)
+  trtc-preflight check --ports far.example.com --peer wss://far.example.com:8443/ --pin sha256:...
+  trtc-preflight check --profile examples/ci.toml --format junit --output report.xml
+
 Secrets are read from the environment or from files, never from flags:
   TRTC_USER_SIG, TRTC_PRIVATE_MAP_KEY, TRTC_SECRET_KEY, TRTC_PREFLIGHT_TURN_PASSWORD,
   TRTC_PREFLIGHT_TOKEN (or --user-sig-file, --private-map-key-file, --secret-key-file).
