@@ -86,7 +86,7 @@ fn init_logging(verbose: u8) {
         });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::secret::RedactingStderr)
         .with_ansi(std::io::stderr().is_terminal() && color_allowed())
         .with_target(false)
         .try_init();
@@ -126,6 +126,7 @@ fn demo(args: &CheckArgs) -> i32 {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_nanos())
     );
+    crate::secret::register(&token);
     let serve_args = crate::serve::ServeArgs {
         listen: vec!["127.0.0.1".into()],
         stun_udp: Some("0,0,0,0,0,0".into()),

@@ -3,7 +3,75 @@
 //! output: `Debug` and `Display` print where the secret came from, never its text.
 
 use std::fmt;
+use std::io::Write;
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
+
+/// Every secret this process has read, so that the log writer can take them out of whatever a
+/// library logs (a WebSocket library traces its whole upgrade request, headers included).
+static KNOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// The shortest secret the log writer looks for (shorter ones would match ordinary words).
+const SHORTEST_REDACTED: usize = 6;
+
+/// Remembers `text` as a secret: the log writer replaces it with `***`.
+pub fn register(text: &str) {
+    let text = text.trim();
+    if text.len() < SHORTEST_REDACTED {
+        return;
+    }
+    let mut known = KNOWN.lock().unwrap_or_else(PoisonError::into_inner);
+    if !known.iter().any(|secret| secret == text) {
+        known.push(text.to_string());
+        // Longest first: a secret that contains another is replaced whole.
+        known.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+    }
+}
+
+/// `text` with every registered secret replaced by `***`.
+pub fn redact(text: &str) -> std::borrow::Cow<'_, str> {
+    let known = KNOWN.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut text = std::borrow::Cow::Borrowed(text);
+    for secret in known.iter() {
+        if text.contains(secret.as_str()) {
+            text = std::borrow::Cow::Owned(text.replace(secret.as_str(), "***"));
+        }
+    }
+    text
+}
+
+/// The log writer: standard error, one event at a time, registered secrets replaced.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RedactingStderr;
+
+/// One event being written (see [`RedactingStderr`]).
+pub struct RedactedEvent(Vec<u8>);
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RedactingStderr {
+    type Writer = RedactedEvent;
+
+    fn make_writer(&'a self) -> RedactedEvent {
+        RedactedEvent(Vec::with_capacity(256))
+    }
+}
+
+impl Write for RedactedEvent {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for RedactedEvent {
+    fn drop(&mut self) {
+        let text = String::from_utf8_lossy(&self.0);
+        let _ = std::io::stderr().write_all(redact(&text).as_bytes());
+    }
+}
 
 /// Where a secret was read from, for evidence ("TRTC_USER_SIG is empty").
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +105,7 @@ pub struct Secret {
 impl Secret {
     /// A secret read from `source`. Surrounding whitespace (a file's final newline) is dropped.
     pub fn new(text: &str, source: Source) -> Secret {
+        register(text);
         Secret {
             text: text.trim().to_string(),
             source,

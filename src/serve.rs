@@ -254,6 +254,10 @@ pub fn run(args: &ServeArgs) -> i32 {
         .get(ENV_TOKEN)
         .filter(|token| !token.trim().is_empty())
         .map(|token| token.trim().to_string());
+    if let Some(token) = &token {
+        // Out of every log line, whatever a library traces.
+        crate::secret::register(token);
+    }
     let prepared = match prepare(args, token) {
         Ok(prepared) => prepared,
         Err(error) => return usage(&error),
