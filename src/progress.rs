@@ -1,6 +1,7 @@
 //! Live progress on a terminal: one line per probe on standard error, a spinner while it runs,
-//! then its verdict and time, so standard output stays clean for the report. Nothing when
-//! standard error is not a terminal, with `--quiet`, or with `TERM=dumb`.
+//! then its verdict and time, so standard output stays clean for the report. With `NO_COLOR`,
+//! no cursor control either: a plain line as each probe finishes. Nothing when standard error is
+//! not a terminal, with `--quiet`, or with `TERM=dumb`.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -15,6 +16,8 @@ use crate::plan::Plan;
 pub struct Progress {
     lines: Option<(MultiProgress, HashMap<String, ProgressBar>)>,
     color: bool,
+    /// Without colour (`NO_COLOR`), no cursor control either: a plain line per finished probe.
+    plain: bool,
 }
 
 /// Whether live lines go to standard error: a terminal, not `--quiet`, not a dumb terminal.
@@ -28,7 +31,18 @@ impl Progress {
     /// A line per probe of `plan` when [`wanted`], else nothing at all.
     pub fn new(plan: &Plan, enabled: bool, color: bool) -> Progress {
         if !enabled || plan.probes.is_empty() {
-            return Progress { lines: None, color };
+            return Progress {
+                lines: None,
+                color,
+                plain: false,
+            };
+        }
+        if !color {
+            return Progress {
+                lines: None,
+                color,
+                plain: true,
+            };
         }
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let style = ProgressStyle::with_template("{spinner} {msg}")
@@ -51,17 +65,31 @@ impl Progress {
         Progress {
             lines: Some((multi, bars)),
             color,
+            plain: false,
         }
     }
 
     /// A probe finished: its line shows the verdict and the time.
     pub fn finished(&self, probe: &ProbeResult) {
+        if self.plain {
+            eprintln!("{}", self.line(probe));
+            return;
+        }
         let Some((_, bars)) = &self.lines else {
             return;
         };
         let Some(bar) = bars.get(&probe.id) else {
             return;
         };
+        bar.set_style(
+            ProgressStyle::with_template("{msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.finish_with_message(self.line(probe));
+    }
+
+    /// A finished probe's line: its verdict (coloured when allowed), id and time.
+    fn line(&self, probe: &ProbeResult) -> String {
         let (word, code) = match probe.status {
             Status::Pass => ("PASS", "32"),
             Status::Warn => ("WARN", "33"),
@@ -73,16 +101,11 @@ impl Progress {
         } else {
             word.to_string()
         };
-        let line = format!(
+        format!(
             "{word}  {}  {} ms",
             probe.id.trim_end_matches('/'),
             probe.duration_ms
-        );
-        bar.set_style(
-            ProgressStyle::with_template("{msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        bar.finish_with_message(line);
+        )
     }
 
     /// The run ended: lines still spinning (interrupted, or never finished) stop where they

@@ -49,6 +49,39 @@ fn a_terminal_sees_a_line_per_probe_with_its_verdict() {
 }
 
 #[test]
+fn with_colour_the_lines_are_live_and_without_it_plain() {
+    let live = std::iter::once(env!("CARGO_BIN_EXE_trtc-preflight"))
+        .chain(offline_check())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let output = Command::new("script")
+        .args(["-qec", &format!("{live} > /dev/null"), "/dev/null"])
+        .env_remove("NO_COLOR")
+        .env("TERM", "xterm")
+        .output()
+        .unwrap();
+    let terminal = String::from_utf8_lossy(&output.stdout);
+    // A spinner redraws its line; the verdict is coloured.
+    assert!(terminal.contains('\r'), "{terminal:?}");
+    assert!(
+        terminal.contains("\u{1b}[31mFAIL\u{1b}[0m  account/1400000000/bob"),
+        "{terminal:?}"
+    );
+    let output = Command::new("script")
+        .args(["-qec", &format!("{live} > /dev/null"), "/dev/null"])
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm")
+        .output()
+        .unwrap();
+    let terminal = String::from_utf8_lossy(&output.stdout);
+    assert!(!terminal.contains('\u{1b}'), "{terminal:?}");
+    assert!(
+        terminal.contains("FAIL  account/1400000000/bob  0 ms"),
+        "{terminal:?}"
+    );
+}
+
+#[test]
 fn without_a_terminal_or_with_quiet_there_is_no_progress() {
     let output = Command::new(env!("CARGO_BIN_EXE_trtc-preflight"))
         .args(offline_check())
