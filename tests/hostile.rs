@@ -103,7 +103,7 @@ fn a_turn_server_that_stalls_after_the_first_401_times_out_in_time() {
     let finding = the_finding(&report, &format!("turn/{url}"));
     let evidence = finding["evidence"].as_str().unwrap();
     assert!(
-        evidence.contains("no answer to allocate (4 sent over 37"),
+        evidence.contains("no answer to allocate (4 sent over "),
         "{finding:#}"
     );
     // It answered the challenge: the relay went silent, the path is not blocked.
@@ -154,7 +154,7 @@ fn a_tcp_turn_server_that_accepts_and_says_nothing_times_out_in_time() {
         finding["evidence"]
             .as_str()
             .unwrap()
-            .contains("no answer to allocate (1 sent over 30"),
+            .contains("no answer to allocate (1 sent over "),
         "{finding:#}"
     );
     assert!(took < Duration::from_millis(3_000 + 1_500), "{took:?}");
