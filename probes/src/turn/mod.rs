@@ -32,27 +32,9 @@ use crate::signaling::{self, ProxyConfig, ProxyStep, Route};
 use crate::stun::message::split_frame;
 use crate::tls::{self, HandshakeFacts, TlsFailure, Trust};
 
-/// How the client reaches the TURN server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Transport {
-    /// UDP (`turn:HOST:PORT` or `?transport=udp`).
-    Udp,
-    /// TCP (`?transport=tcp`).
-    Tcp,
-    /// TLS over TCP (`turns:`).
-    Tls,
-}
-
-impl Transport {
-    /// `udp`, `tcp` or `tls`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::Udp => "udp",
-            Transport::Tcp => "tcp",
-            Transport::Tls => "tls",
-        }
-    }
-}
+/// How the client reaches the TURN server: UDP (`turn:`), TCP (`?transport=tcp`) or TLS
+/// (`turns:`), as a STUN server is reached.
+pub use crate::stun::probe::Transport;
 
 /// A TURN server, from its URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
