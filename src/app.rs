@@ -7,7 +7,7 @@ use std::path::Path;
 use preflight_reports::{Format, RenderOptions, Report};
 
 use crate::catalog::{self, Detect, Entry};
-use crate::cli::{CheckArgs, Cli, CodesArgs, Command, ExplainArgs};
+use crate::cli::{CheckArgs, Cli, CodesArgs, Command, DevicesArgs, ExplainArgs};
 use crate::config::{self, Env};
 use crate::explain::{self, Lookup};
 use crate::plan::Plan;
@@ -34,6 +34,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Agent(args) => crate::agent::run(&args),
         Command::Explain(args) => explain_command(&args),
         Command::Codes(args) => codes(&args),
+        Command::Devices(args) => devices(&args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(
@@ -411,6 +412,31 @@ fn explain_command(args: &ExplainArgs) -> i32 {
             EXIT_USAGE
         }
     }
+}
+
+/// `devices`: the cameras and microphones of this machine.
+fn devices(args: &DevicesArgs) -> i32 {
+    let json = match args.format.as_str() {
+        "text" => false,
+        "json" => true,
+        other => {
+            eprintln!("error: --format {other}: devices writes text or json");
+            return EXIT_USAGE;
+        }
+    };
+    let inventory = preflight_probes::devices::inventory(
+        &preflight_probes::camera::native::NativeCameras,
+        &preflight_probes::microphone::native::NativeMicrophones::new(),
+    );
+    if json {
+        let mut text =
+            serde_json::to_string_pretty(&crate::devices::to_json(&inventory)).unwrap_or_default();
+        text.push('\n');
+        emit(&text);
+    } else {
+        emit(&crate::devices::to_text(&inventory));
+    }
+    EXIT_OK
 }
 
 fn codes(args: &CodesArgs) -> i32 {

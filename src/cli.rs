@@ -45,6 +45,12 @@ pub enum Command {
     /// Show the catalog entry and the fix for a code, a NAME, a 0xHEX value or a message.
     #[command(after_help = EXPLAIN_AFTER_HELP)]
     Explain(ExplainArgs),
+    /// List the cameras (with their formats) and microphones (with their sample rates and
+    /// channels) this machine offers, and which is the default.
+    #[command(
+        after_help = "Examples:\n  trtc-preflight devices\n  trtc-preflight devices --format json | jq '.cameras.devices[].formats'\n  trtc-preflight check --only camera,microphone --camera 0 --camera-format 1280x720@30"
+    )]
+    Devices(DevicesArgs),
     /// List the whole catalog.
     #[command(
         after_help = "Examples:\n  trtc-preflight codes\n  trtc-preflight codes --format json | jq '.[] | select(.table == \"sdk\")'"
@@ -224,6 +230,10 @@ pub struct CheckArgs {
     /// The camera to test, by id or name.
     #[arg(long, value_name = "ID|NAME", help_heading = "Devices")]
     pub camera: Option<String>,
+    /// The camera format to ask for, WIDTHxHEIGHT@FPS (default 640x480@15, TRTC Web's default
+    /// 480p profile); the camera must offer that size at that rate or more.
+    #[arg(long, value_name = "WxH@FPS", help_heading = "Devices")]
+    pub camera_format: Option<String>,
     /// The microphone to test, by id or name.
     #[arg(long, value_name = "ID|NAME", help_heading = "Devices")]
     pub microphone: Option<String>,
@@ -291,6 +301,14 @@ pub struct ExplainArgs {
     /// A code (4099, -10012, 70001), a NAME (any case), a hex value (0x1003) or message text.
     #[arg(allow_negative_numbers = true, allow_hyphen_values = true, required = true, num_args = 1..)]
     pub query: Vec<String>,
+    /// text or json.
+    #[arg(long, default_value = "text")]
+    pub format: String,
+}
+
+/// `devices` options.
+#[derive(Debug, Args)]
+pub struct DevicesArgs {
     /// text or json.
     #[arg(long, default_value = "text")]
     pub format: String,

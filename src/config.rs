@@ -40,6 +40,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 const OFFLINE_DEADLINE: Duration = Duration::from_secs(5);
 /// The deadline of each network probe.
 const NETWORK_DEADLINE: Duration = Duration::from_secs(10);
+/// The deadline of the camera and microphone probes: listing, opening (the probes give up on
+/// their own after 4 s and 3 s), the first frame or audio, and the capture window.
+const DEVICE_DEADLINE: Duration = Duration::from_secs(12);
 /// TRTC Web's direct media ports over UDP.
 pub const TRTC_UDP_PORTS: [u16; 6] = [8000, 8080, 8800, 843, 443, 16285];
 /// TRTC Web's TCP ports: 443 for relayed media and signaling, 8687 for the signaling of SDKs
@@ -108,6 +111,7 @@ struct Profile {
     private_map_key_file: Option<Spanned<String>>,
     secret_key_file: Option<Spanned<String>>,
     camera: Option<String>,
+    camera_format: Option<Spanned<String>>,
     microphone: Option<String>,
     audio_only: Option<bool>,
     output: Option<Vec<ProfileOutput>>,
@@ -350,23 +354,71 @@ pub fn build_plan(args: &CheckArgs, env: &Env) -> Result<Plan, ConfigError> {
         }
     };
 
-    // Local probes.
-    for (kind, what) in [
-        (Kind::Camera, "camera"),
-        (Kind::Microphone, "microphone"),
-        (Kind::Environment, "environment"),
-    ] {
-        plan_kind(
-            kind,
-            vec![unavailable(
-                kind,
-                what.into(),
-                String::new(),
-                OFFLINE_DEADLINE,
-            )],
-            "",
-        );
-    }
+    // Local probes: the devices and the environment, quick and always configured.
+    let camera = args.camera.clone().or_else(|| profile.camera.clone());
+    let microphone = args
+        .microphone
+        .clone()
+        .or_else(|| profile.microphone.clone());
+    let audio_only = args.audio_only || profile.audio_only.unwrap_or(false);
+    let camera_format = match (&args.camera_format, &profile.camera_format) {
+        (Some(text), _) => preflight_probes::camera::Wanted::parse(text)
+            .map_err(|error| ConfigError(format!("--camera-format {text}: {error}")))?,
+        (None, Some(text)) => {
+            preflight_probes::camera::Wanted::parse(text.get_ref()).map_err(|error| {
+                ConfigError(format!("{}: {error}", at(&|l| l.at(text, "camera_format"))))
+            })?
+        }
+        (None, None) => preflight_probes::camera::DEFAULT_FORMAT,
+    };
+    let local = |kind: Kind, selector: &Option<String>, job: Job| PlannedProbe {
+        id: format!(
+            "{}/{}",
+            kind.as_str(),
+            selector.as_deref().unwrap_or("default")
+        ),
+        kind,
+        target: selector.clone().unwrap_or_else(|| "default".to_string()),
+        phase: Phase::Quick,
+        deadline: DEVICE_DEADLINE,
+        job,
+    };
+    plan_kind(
+        Kind::Camera,
+        vec![local(
+            Kind::Camera,
+            &camera,
+            Job::Camera {
+                camera: camera.clone(),
+                format: camera_format,
+                audio_only,
+            },
+        )],
+        "",
+    );
+    plan_kind(
+        Kind::Microphone,
+        vec![local(
+            Kind::Microphone,
+            &microphone,
+            Job::Microphone {
+                microphone: microphone.clone(),
+            },
+        )],
+        "",
+    );
+    plan_kind(
+        Kind::Environment,
+        vec![PlannedProbe {
+            id: "environment".into(),
+            kind: Kind::Environment,
+            target: std::env::consts::OS.to_string(),
+            phase: Phase::Quick,
+            deadline: OFFLINE_DEADLINE,
+            job: Job::Environment { audio_only },
+        }],
+        "",
+    );
 
     // Account.
     let sdk_app_id = args.sdk_app_id.clone().or_else(|| {
@@ -694,12 +746,9 @@ pub fn build_plan(args: &CheckArgs, env: &Env) -> Result<Plan, ConfigError> {
     );
 
     let devices = Devices {
-        camera: args.camera.clone().or_else(|| profile.camera.clone()),
-        microphone: args
-            .microphone
-            .clone()
-            .or_else(|| profile.microphone.clone()),
-        audio_only: args.audio_only || profile.audio_only.unwrap_or(false),
+        camera,
+        microphone,
+        audio_only,
     };
 
     Ok(Plan {

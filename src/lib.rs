@@ -44,6 +44,7 @@ pub mod app;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod devices;
 pub mod diagnose;
 pub mod explain;
 pub mod faults;

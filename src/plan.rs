@@ -121,6 +121,25 @@ pub enum Job {
         /// `--relay-only`: through the UDP TURN relays of `--turn` only.
         relay_only: bool,
     },
+    /// The camera (`--camera`, `--camera-format`).
+    Camera {
+        /// `--camera ID|NAME`; the default camera when `None`.
+        camera: Option<String>,
+        /// The format asked for.
+        format: preflight_probes::camera::Wanted,
+        /// `--audio-only`: every camera finding is information.
+        audio_only: bool,
+    },
+    /// The microphone (`--microphone`).
+    Microphone {
+        /// `--microphone ID|NAME`; the default microphone when `None`.
+        microphone: Option<String>,
+    },
+    /// The OS, its capture subsystems and device access, and browser policies.
+    Environment {
+        /// `--audio-only`: a missing video subsystem is information.
+        audio_only: bool,
+    },
     /// A configured probe whose engine this build does not have yet.
     Unavailable,
 }
@@ -407,6 +426,30 @@ fn job_details(job: &Job) -> Vec<String> {
         } else {
             "offer, ICE, DTLS, a data-channel echo and audio and video echoed back".to_string()
         }],
+        Job::Camera {
+            camera,
+            format,
+            audio_only,
+        } => vec![format!(
+            "{} at {format} for 0.75 s: frames, rate, black and frozen pictures{}",
+            camera
+                .as_ref()
+                .map_or("the default camera".to_string(), |camera| format!("camera {camera:?}")),
+            if *audio_only {
+                " (--audio-only: findings are information)"
+            } else {
+                ""
+            }
+        )],
+        Job::Microphone { microphone } => vec![format!(
+            "{} for 0.5 s: level (RMS, peak dBFS), silence, clipping, DC offset",
+            microphone.as_ref().map_or("the default microphone".to_string(), |microphone| {
+                format!("microphone {microphone:?}")
+            })
+        )],
+        Job::Environment { .. } => vec![
+            "the OS, its audio and video capture subsystems, an open of each capture device, browsers' managed policies".into(),
+        ],
         Job::Unavailable => vec![
             "this build has no engine for this kind yet: it will be reported as skipped".into(),
         ],

@@ -296,6 +296,66 @@ async fn execute(probe: PlannedProbe, shared: Arc<Shared>) -> Outcome {
             preflight_probes::turn::probe(server, &shared.turn).await,
         ))),
         Job::WebRtc { target, .. } => webrtc(target, &shared).await,
+        Job::Camera {
+            camera,
+            format,
+            audio_only,
+        } => {
+            let request = preflight_probes::camera::Request {
+                camera: camera.clone(),
+                format: *format,
+            };
+            let observation = preflight_probes::camera::probe(
+                Arc::new(preflight_probes::camera::native::NativeCameras),
+                request,
+                preflight_probes::camera::Settings::default(),
+            )
+            .await;
+            let context = diagnose::camera::Context {
+                audio_only: *audio_only,
+            };
+            Outcome {
+                metrics: diagnose::camera::metrics(&observation),
+                findings: diagnose::camera::findings(&observation, context),
+                ..Outcome::default()
+            }
+        }
+        Job::Microphone { microphone } => {
+            let request = preflight_probes::microphone::Request {
+                microphone: microphone.clone(),
+            };
+            let observation = preflight_probes::microphone::probe(
+                Arc::new(preflight_probes::microphone::native::NativeMicrophones::new()),
+                request,
+                preflight_probes::microphone::Settings::default(),
+            )
+            .await;
+            Outcome {
+                metrics: diagnose::microphone::metrics(&observation),
+                findings: diagnose::microphone::findings(&observation),
+                ..Outcome::default()
+            }
+        }
+        Job::Environment { audio_only } => {
+            let settings = preflight_probes::environment::Settings::from_process();
+            match tokio::task::spawn_blocking(move || {
+                preflight_probes::environment::probe(&settings)
+            })
+            .await
+            {
+                Ok(observation) => {
+                    let context = diagnose::environment::Context {
+                        audio_only: *audio_only,
+                    };
+                    Outcome {
+                        metrics: diagnose::environment::metrics(&observation),
+                        findings: diagnose::environment::findings(&observation, context),
+                        ..Outcome::default()
+                    }
+                }
+                Err(error) => failure(format!("The environment probe failed: {error}.")),
+            }
+        }
         Job::Unavailable => Outcome {
             findings: vec![diagnose::note(
                 Severity::Info,

@@ -266,7 +266,8 @@ fn a_check_runs_the_plan_and_never_a_target_from_a_request() {
     assert_eq!(started.status, 201, "{}", started.body);
     let started = started.json();
     let id = started["id"].as_str().unwrap();
-    // The events: each finished probe, then the report; the stream then ends.
+    // The events: `devices` at once (no probe of this check opens a device), each finished
+    // probe, then the report; the stream then ends.
     let events = agent.call("GET", started["events"].as_str().unwrap(), &token, "");
     assert_eq!(events.status, 200);
     assert_eq!(
@@ -278,7 +279,7 @@ fn a_check_runs_the_plan_and_never_a_target_from_a_request() {
         .lines()
         .filter_map(|line| line.strip_prefix("event: "))
         .collect();
-    assert_eq!(names, ["probe", "report"]);
+    assert_eq!(names, ["devices", "probe", "report"]);
     let report = agent
         .call("GET", started["report"].as_str().unwrap(), &token, "")
         .json();
@@ -344,6 +345,46 @@ fn browser_results_are_taken_once_and_only_when_asked_for() {
     let again = agent.call("POST", path, &token, r#"{"user_agent": "x"}"#);
     assert_eq!(again.status, 409);
     assert_eq!(again.json()["error"], "already_received");
+}
+
+#[test]
+fn the_page_is_told_when_the_native_device_probes_have_let_go_of_the_devices() {
+    // The page's getUserMedia waits for `devices`: a camera opened by the native probe and
+    // the browser at once would be busy for one of them.
+    let agent = Agent::start(&[
+        "--only",
+        "camera,microphone,environment,account",
+        "--browser-wait",
+        "1s",
+    ]);
+    let token = agent.page_token();
+    let check = agent
+        .call("POST", "/api/v1/checks", &token, r#"{"browser": true}"#)
+        .json();
+    let events = agent.call("GET", check["events"].as_str().unwrap(), &token, "");
+    let mut order = Vec::new();
+    let mut name = "";
+    for line in events.body.lines() {
+        if let Some(event) = line.strip_prefix("event: ") {
+            name = event;
+        } else if let Some(data) = line.strip_prefix("data: ") {
+            let data: Value = serde_json::from_str(data).unwrap();
+            match name {
+                "probe" => order.push(data["kind"].as_str().unwrap().to_string()),
+                "devices" => {
+                    assert_eq!(data, json!({"released": true}));
+                    order.push("devices".to_string());
+                }
+                _ => {}
+            }
+        }
+    }
+    let released = order.iter().position(|entry| entry == "devices").unwrap();
+    let mut before: Vec<&str> = order[..released].iter().map(String::as_str).collect();
+    before.retain(|kind| *kind != "account");
+    before.sort_unstable();
+    assert_eq!(before, ["camera", "environment", "microphone"], "{order:?}");
+    assert_eq!(order.iter().filter(|entry| *entry == "devices").count(), 1);
 }
 
 #[test]

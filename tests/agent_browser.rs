@@ -672,7 +672,10 @@ async fn fake_devices_pass_the_tone_is_heard_and_h264_agrees_with_get_capabiliti
     if !browser_installed() {
         return;
     }
-    let agent = Agent::start(None, &["--only", "browser"]);
+    // The native device probes run in the same check: the page waits for them to let go of
+    // the devices before its own getUserMedia (this machine has no camera or sound server, so
+    // the native ones find none, and the browser's fake devices still pass).
+    let agent = Agent::start(None, &["--only", "browser,camera,microphone,environment"]);
     let browser = Browser::start(FAKE_DEVICES, None, &[]).await;
     let done = run_page(
         &browser,
@@ -681,6 +684,13 @@ async fn fake_devices_pass_the_tone_is_heard_and_h264_agrees_with_get_capabiliti
         "fake_devices",
     )
     .await;
+    for id in ["camera/default", "microphone/default", "environment"] {
+        assert!(
+            ["pass", "warn", "fail"].contains(&done.probe(id)["status"].as_str().unwrap_or("")),
+            "{id} did not run: {}",
+            done.context()
+        );
+    }
     for id in [
         "browser/support",
         "browser/microphone",

@@ -24,6 +24,7 @@ fn every_command_has_help_with_examples() {
         "agent",
         "explain",
         "codes",
+        "devices",
         "completions",
         "man",
     ] {
@@ -53,6 +54,7 @@ fn the_man_page_has_a_section_per_command() {
         "agent",
         "explain",
         "codes",
+        "devices",
         "completions",
     ] {
         assert!(

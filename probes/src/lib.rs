@@ -1,6 +1,10 @@
 //! Network and device measurements for trtc-preflight: probes return facts and know nothing of
 //! TRTC.
 
+pub mod camera;
+pub mod devices;
+pub mod environment;
+pub mod microphone;
 pub mod mtu;
 pub mod ports;
 pub mod quality;

@@ -340,12 +340,52 @@ fn reports_that_break_the_contract_are_rejected() {
 #[test]
 fn free_form_metrics_of_other_kinds_accept_any_object() {
     let validator = validator();
-    let mut report = rendered(&common::full_report());
-    assert_eq!(report["probes"][0]["kind"], "camera");
-    report["probes"][0]["metrics"] = json!({"anything": {"nested": [1, "two", null]}});
+    let mut report = rendered(&common::showcase_report());
+    let browser = report["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|probe| probe["kind"] == "browser")
+        .expect("the showcase has a browser probe");
+    report["probes"][browser]["metrics"] = json!({"anything": {"nested": [1, "two", null]}});
     assert_valid(&validator, &report);
-    report["probes"][0]["metrics"] = json!([1, 2]);
+    report["probes"][browser]["metrics"] = json!([1, 2]);
     assert!(!validator.is_valid(&report), "metrics must be an object");
+}
+
+#[test]
+fn device_probes_metrics_have_their_fixed_shape() {
+    let validator = validator();
+    let report = rendered(&common::showcase_report());
+    assert_valid(&validator, &report);
+    for kind in ["camera", "microphone", "environment"] {
+        let index = report["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|probe| probe["kind"] == kind)
+            .unwrap_or_else(|| panic!("the showcase has a {kind} probe"));
+        // An invented shape is refused.
+        let mut bad = report.clone();
+        bad["probes"][index]["metrics"] = json!({"devices": 1, "label": "Integrated Camera"});
+        assert!(!validator.is_valid(&bad), "{kind}: invented metrics pass");
+        // A field too many is refused too.
+        let mut extra = report.clone();
+        extra["probes"][index]["metrics"]["surprise"] = json!(1);
+        assert!(
+            !validator.is_valid(&extra),
+            "{kind}: an unknown field passes"
+        );
+        // A probe that did not run may leave them empty, unless it passed or warned.
+        let mut empty = report.clone();
+        empty["probes"][index]["metrics"] = json!({});
+        let status = report["probes"][index]["status"].as_str().unwrap();
+        assert_eq!(
+            validator.is_valid(&empty),
+            !matches!(status, "pass" | "warn"),
+            "{kind} {status} with empty metrics"
+        );
+    }
 }
 
 const DESIGN_EXAMPLE: &str = include_str!("data/design-example.json");

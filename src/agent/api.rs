@@ -7,7 +7,7 @@
 //! | `POST /api/v1/tokens` | an allowed origin | `201 {"token": "…"}`: a token for that origin |
 //! | `POST /api/v1/checks` | a token | starts a check: body `{"browser": false, "only": ["stun", …]}` (both optional; `only` picks kinds of the plan, never targets); `201 {"id", "events", "report", "browser"}`; `429` when 4 are running |
 //! | `GET /api/v1/checks/ID` | its token | `{"id", "state": "running"\|"done", "browser": {"wanted", "received"}, "report": …}` |
-//! | `GET /api/v1/checks/ID/events` | its token (`?token=` allowed) | server-sent events: `probe` (one finished probe, as in the report), then `report` (the whole report), then the stream ends; a late listener gets every event from the start |
+//! | `GET /api/v1/checks/ID/events` | its token (`?token=` allowed) | server-sent events: `probe` (one finished probe, as in the report), `devices` (once, `{"released": true}`: the native camera, microphone and environment probes have closed every device, so a browser may now call `getUserMedia`), then `report` (the whole report), then the stream ends; a late listener gets every event from the start |
 //! | `POST /api/v1/checks/ID/browser` | its token | the browser's results (a check started with `"browser": true`), once; `204` |
 //! | `GET /api/v1/checks/ID/report` | its token | the report (`409` while running) |
 //! | `GET /api/v1/checks/ID/report.html` | its token | the same report as a self-contained HTML page (`check --format html`) |
@@ -663,6 +663,20 @@ async fn run_check(
 ) {
     let started = Instant::now();
     let version = env!("CARGO_PKG_VERSION");
+    // A camera is exclusive on most systems: were the browser's getUserMedia and the native
+    // camera probe to open it at once, one of them would find it busy (and name the other as
+    // the program holding it). The native device probes run first, and `devices` tells the
+    // page when they have all let go.
+    let mut holding: Vec<String> = plan
+        .probes
+        .iter()
+        .filter(|probe| holds_devices(probe.kind))
+        .map(|probe| probe.id.clone())
+        .collect();
+    let released = || check.push("devices", json!({"released": true}).to_string());
+    if holding.is_empty() {
+        released();
+    }
     let native = crate::runner::run_streaming(
         &plan,
         version,
@@ -671,6 +685,11 @@ async fn run_check(
         |probe| {
             if let Ok(data) = serde_json::to_string(probe) {
                 check.push("probe", data);
+            }
+            let before = holding.len();
+            holding.retain(|id| *id != probe.id);
+            if before > 0 && holding.is_empty() {
+                released();
             }
         },
     );
@@ -711,6 +730,11 @@ async fn run_check(
         state.report = Some(report);
     }
     check.changed.notify_waiters();
+}
+
+/// Whether a probe of this kind opens a capture device (and may hold it while it runs).
+fn holds_devices(kind: Kind) -> bool {
+    matches!(kind, Kind::Camera | Kind::Microphone | Kind::Environment)
 }
 
 /// The browser probe of a check whose page never sent its results.

@@ -96,7 +96,7 @@ sdk_errors! {
     NOT_SUPPORTED = 4098, "0x1002";
     description: "The browser lacks something the SDK relies on: `RTCPeerConnection`, `navigator.mediaDevices.getUserMedia` (missing on pages that are neither HTTPS nor localhost), or a codec TRTC negotiates. In this tool it also marks a machine with no camera or audio capture subsystem at all.";
     fix: "Use a current desktop Chrome, Edge, Firefox or Safari, serve the page over HTTPS, and call `TRTC.checkSystemRequirements()` at start-up to warn users early; on a server or VM, install and enable the audio and video capture stack.";
-    detect: Detect::By(&[Camera, Microphone, Browser]);
+    detect: Detect::By(&[Camera, Microphone, Environment, Browser]);
 
     DEVICE_NOT_FOUND = 4099, "0x1003";
     description: "Capture asked for a camera or microphone and the system lists none of that kind: nothing is plugged in, the driver is missing or disabled, or a VM or remote desktop session does not pass the device through.";
@@ -106,7 +106,7 @@ sdk_errors! {
     INITIALIZE_FAILED = 4100, "0x1004";
     description: "Capture from a camera or microphone was attempted and did not start. The DOMException name that comes with it (`NotAllowedError`, `NotReadableError`, `OverconstrainedError`, `AbortError`) says why: permission refused, device busy, impossible constraints, or a driver fault.";
     fix: "Act on the accompanying message: grant camera and microphone access in the OS and in the browser, close other programs holding the device (conferencing apps, OBS), or ask for a device ID and resolution the hardware really offers.";
-    detect: Detect::By(&[Camera, Microphone, Browser]);
+    detect: Detect::By(&[Camera, Microphone, Environment, Browser]);
 
     SIGNAL_CAHNNEL_SETUP_FAILED = 16385, "0x4001";
     description: "The SDK could not log in over its signaling WebSocket (TLS on TCP 443 to TRTC's domains, plus TCP 8687 for SDKs before 4.12.0). Either the connection itself failed (DNS, firewall, proxy, TLS inspection) or the server refused the credentials, in which case an account code such as 70001 comes with it.";
@@ -171,7 +171,7 @@ sdk_errors! {
     PLAY_NOT_ALLOWED = 16451, "0x4043";
     description: "The browser's autoplay rules stopped `stream.play()` with sound because the page had not yet received a user gesture (a click, tap or key press).";
     fix: "Start playback from a user action, or on this error show a button whose click handler calls `stream.resume()`; kiosks can allow autoplay for your origin through a browser policy.";
-    detect: Detect::By(&[Browser]);
+    detect: Detect::By(&[Environment, Browser]);
 
     DEVICE_AUTO_RECOVER_FAILED = 16452, "0x4044";
     description: "While publishing, the camera or microphone in use was unplugged or taken over by another program, and the SDK's attempt to capture from it again failed.";
@@ -629,7 +629,7 @@ messages! {
     "NotAllowedError" => Some(sdk::INITIALIZE_FAILED);
     description: "Access to the camera or microphone was refused: the user clicked Block, a browser or enterprise policy denies it, the page is not a secure context, or the OS privacy settings (macOS Privacy & Security, Windows Privacy) bar the browser.";
     fix: "Allow camera and microphone for the site in the browser's site settings and for the browser in the OS privacy settings, then reload; tell users why the prompt matters before it appears.";
-    detect: Detect::By(&[Camera, Microphone, Browser]);
+    detect: Detect::By(&[Camera, Microphone, Environment, Browser]);
 
     "SignalChannel reconnect failed" => Some(sdk::SIGNAL_CHANNEL_RECONNECTION_FAILED);
     description: "The SDK lost its signaling WebSocket and every attempt to reopen it failed.";

@@ -4,6 +4,10 @@
 
 pub mod account;
 pub mod browser;
+pub mod camera;
+pub mod capture;
+pub mod environment;
+pub mod microphone;
 pub mod mtu;
 pub mod ports;
 pub mod quality;

@@ -136,6 +136,22 @@ pub fn schema_errors(report: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Every way `metrics` breaks the schema's definition `def` (`camera_metrics`, ...): for the
+/// kinds whose shape the schema documents without requiring it of every report yet.
+pub fn metrics_errors(def: &str, metrics: &Value) -> Vec<String> {
+    let schema: Value =
+        serde_json::from_str(preflight_reports::SCHEMA_JSON).expect("the schema is JSON");
+    let wrapper = serde_json::json!({
+        "$defs": schema["$defs"],
+        "$ref": format!("#/$defs/{def}"),
+    });
+    let validator = jsonschema::validator_for(&wrapper).expect("the definition compiles");
+    validator
+        .iter_errors(metrics)
+        .map(|error| format!("{error} at {}", error.instance_path()))
+        .collect()
+}
+
 /// A finding reduced to what a rule decides: severity, SDK code and detail code.
 pub type FindingKey = (String, Option<u64>, Option<i64>);
 

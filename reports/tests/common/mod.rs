@@ -369,6 +369,68 @@ pub fn room_probe() -> ProbeResult {
     )
 }
 
+/// What the camera probe measures of a healthy built-in camera (as diagnose::camera writes it).
+pub fn camera_metrics() -> Map<String, Value> {
+    object(json!({
+        "api": "Video4Linux",
+        "asked": "1280x720@30",
+        "cameras": [{"id": "0", "name": "Integrated Camera", "path": "/dev/video0", "default": true, "formats": 14}],
+        "camera": {"id": "0", "name": "Integrated Camera"},
+        "granted": {"width": 1280, "height": 720, "fps": 30, "pixel_format": "MJPG"},
+        "frames": 29,
+        "fps": 29.6,
+        "luma_frames": 29,
+        "black_frames": 0,
+        "mean_luma": 112.4,
+        "frozen_frames": 0,
+        "longest_frozen_ms": 0,
+        "unreadable_frames": 0,
+        "error": null,
+        "holders": [],
+        "list_ms": 4,
+        "open_ms": 180,
+        "first_frame_ms": 310,
+        "verdict_ms": 640
+    }))
+}
+
+/// What the microphone probe measures of a microphone whose gain is far too high.
+pub fn clipping_microphone_metrics() -> Map<String, Value> {
+    object(json!({
+        "host": "PulseAudio",
+        "notes": [],
+        "microphones": [{"id": "alsa_input.pci-0000_00_1f.3.analog-stereo", "name": "Built-in Microphone", "default": true, "monitor": false}],
+        "microphone": {"id": "alsa_input.pci-0000_00_1f.3.analog-stereo", "name": "Built-in Microphone", "monitor": false},
+        "config": {"sample_rate": 48000, "channels": 2, "sample_format": "i16"},
+        "window_ms": 1000,
+        "rms_dbfs": -9.5,
+        "peak_dbfs": -0.0,
+        "clipped_samples": 212,
+        "clipped_runs": 9,
+        "clipped_share": 0.0044,
+        "dc_offset": 0.001,
+        "complete": true,
+        "error": null,
+        "holders": [],
+        "list_ms": 6,
+        "open_ms": 420,
+        "first_audio_ms": 410,
+        "verdict_ms": 1210
+    }))
+}
+
+/// What the environment probe finds on a Linux laptop with a camera and a sound server.
+pub fn environment_metrics() -> Map<String, Value> {
+    object(json!({
+        "os": {"family": "linux", "name": "Debian GNU/Linux 13 (trixie)", "kernel": "6.12.0", "arch": "x86_64"},
+        "audio": {"present": true, "found": ["ALSA (/proc/asound)", "PulseAudio"], "missing": []},
+        "video": {"present": true, "found": ["V4L2 (/sys/class/video4linux)"], "missing": []},
+        "nodes": [{"path": "/dev/video0", "kind": "video", "opened": true, "error": null, "mode": "0660", "group": "video", "holders": []}],
+        "policies": [],
+        "unreadable_policies": []
+    }))
+}
+
 /// A complete run: every status, several kinds, findings with and without codes.
 pub fn full_report() -> Report {
     let probes = vec![
@@ -378,9 +440,7 @@ pub fn full_report() -> Report {
             "",
             false,
             640,
-            object(
-                json!({"devices": 1, "label": "Integrated Camera", "format": "1280x720@30 MJPG"}),
-            ),
+            camera_metrics(),
             vec![],
         ),
         probe(
@@ -389,7 +449,7 @@ pub fn full_report() -> Report {
             "",
             false,
             1_210,
-            object(json!({"devices": 1, "peak_dbfs": -0.1, "rms_dbfs": -9.5})),
+            clipping_microphone_metrics(),
             vec![plain(
                 Severity::Warning,
                 "The microphone clips: its peaks reach full scale.",
@@ -486,7 +546,7 @@ pub fn interrupted_report() -> Report {
             "",
             false,
             12,
-            object(json!({"os": "linux", "clock_offset_ms": 40})),
+            environment_metrics(),
             vec![],
         ),
         probe(
@@ -679,7 +739,7 @@ pub fn showcase_report() -> Report {
         "",
         false,
         12,
-        object(json!({"os": "linux", "clock_offset_ms": 5200})),
+        environment_metrics(),
         vec![hostile_finding()],
     );
     let ports = probe(
