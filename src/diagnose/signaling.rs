@@ -14,8 +14,8 @@
 //! | `--signal-mode reachability` (TRTC's own servers): a trusted TLS handshake and any HTTP answer | info: reachable |
 
 use preflight_probes::signaling::{Attempt, AttemptOutcome, Target};
+use preflight_probes::signaling::{DropKind, ProxyStep, UpgradeOutcome};
 use preflight_probes::signaling::{FamilyAttempt, Observation, Route, Step, TcpStep};
-use preflight_probes::signaling::{ProxyStep, UpgradeOutcome};
 use preflight_probes::tls::{HandshakeFacts, TlsFailure, Verification};
 use preflight_reports::{Finding, Severity};
 use serde_json::{json, Map, Value};
@@ -160,15 +160,32 @@ pub fn findings(observation: &Observation, reachability: bool) -> Vec<Finding> {
         .filter(|attempt| attempt.opened())
     {
         if let Some((Step::Session, detail)) = attempt.first_failure() {
+            // A protocol violation (a frame or message over the limit, a malformed frame) is
+            // not a connection cut for being idle: say so.
+            let violated = matches!(
+                attempt.dropped.as_ref().map(|dropped| &dropped.how),
+                Some(DropKind::Error { .. })
+            );
+            let fix = if violated {
+                format!(
+                    "The server at {} (or a proxy rewriting WebSocket traffic on the way) sent what the WebSocket protocol or a signaling channel does not allow: check that {} is a signaling server, and what stands between here and it on TCP {}.",
+                    target.host, target.url, target.port
+                )
+            } else {
+                format!(
+                    "Something between here and {} cuts or stalls idle WebSocket connections (a proxy or firewall with a short timeout, or a load balancer): allow long-lived WebSocket connections to {} on TCP {}.",
+                    target.host, target.host, target.port
+                )
+            };
             findings.push(sdk_error(
                 sdk::SIGNAL_CHANNEL_ERROR,
                 None,
                 None,
-                format!("The WebSocket to {} ({}) opened, then: {detail}.", target.url, attempt.address),
                 format!(
-                    "Something between here and {} cuts or stalls idle WebSocket connections (a proxy or firewall with a short timeout, or a load balancer): allow long-lived WebSocket connections to {} on TCP {}.",
-                    target.host, target.host, target.port
+                    "The WebSocket to {} ({}) opened, then: {detail}.",
+                    target.url, attempt.address
                 ),
+                fix,
             ));
         }
     }
@@ -377,7 +394,10 @@ fn tls_fix(failure: &TlsFailure, host: &str, observation: &Observation) -> Strin
         TlsFailure::NotTls { .. } => format!(
             "Something that does not speak TLS answers on {host}'s port: a proxy or firewall that expects plain HTTP there; use wss:// through the configured proxy or allow TLS to {host}."
         ),
-        _ => format!("The TLS handshake with {host} failed: {failure}. Allow TLS 1.2 or 1.3 to {host} on TCP 443 without interception."),
+        _ => format!(
+            "The TLS handshake with {host} failed: {failure}. Allow TLS 1.2 or 1.3 to {host} on TCP {} without interception.",
+            observation.target.port
+        ),
     }
 }
 
@@ -656,6 +676,61 @@ mod tests {
             "{}",
             finding.fix
         );
+    }
+
+    #[test]
+    fn a_tls_timeout_names_the_target_port_in_its_fix() {
+        let mut failed = attempt("127.0.0.1:8443", facts(Verification::Pin, None), opened());
+        failed.tls = Some(Err(TlsFailure::Timeout {
+            after: Duration::from_secs(5),
+        }));
+        failed.upgrade = None;
+        let mut observation = observation(vec![failed]);
+        observation.target = Target::parse("wss://signal.lab:8443/ws").unwrap();
+        let findings = findings(&observation, false);
+        assert_eq!(findings[0].code, Some(16385), "{findings:#?}");
+        assert!(
+            findings[0].evidence.contains("tls step"),
+            "{}",
+            findings[0].evidence
+        );
+        assert!(
+            findings[0].fix.contains("on TCP 8443"),
+            "{}",
+            findings[0].fix
+        );
+        assert!(!findings[0].fix.contains("TCP 443 "), "{}", findings[0].fix);
+    }
+
+    #[test]
+    fn a_protocol_violation_once_open_is_16386_not_named_an_idle_cut() {
+        let dropped = |how| {
+            let mut broken = attempt("127.0.0.1:443", facts(Verification::Pin, None), opened());
+            broken.dropped = Some(preflight_probes::signaling::Dropped {
+                after: Duration::from_millis(3),
+                how,
+            });
+            broken.closed_cleanly = None;
+            findings(&observation(vec![broken]), false)
+        };
+        let violated = dropped(DropKind::Error {
+            reason: "Space limit exceeded: Message too long: 67108864 > 1048576".into(),
+        });
+        assert_eq!(violated[0].code, Some(16386), "{violated:#?}");
+        assert!(
+            violated[0].evidence.contains("Message too long"),
+            "{}",
+            violated[0].evidence
+        );
+        assert!(
+            violated[0].fix.contains("does not allow"),
+            "{}",
+            violated[0].fix
+        );
+        assert!(!violated[0].fix.contains("idle"), "{}", violated[0].fix);
+        let cut = dropped(DropKind::ClosedWithoutCloseFrame);
+        assert_eq!(cut[0].code, Some(16386), "{cut:#?}");
+        assert!(cut[0].fix.contains("idle"), "{}", cut[0].fix);
     }
 
     #[test]

@@ -246,7 +246,17 @@ fn path_findings(observation: &Observation, context: &PathContext) -> Vec<Findin
         )];
     }
     if context.any_path() {
+        // Name the kind of path that did answer: another server over the same transport is not
+        // a fallback to the other transport.
         let (description, fix) = match transport {
+            Transport::Udp if context.udp_answered => (
+                "This server does not answer over UDP, but another UDP path of this run does: UDP passes, just not to this server and port.",
+                format!("{open} if TRTC's media should use this server and port, or check that a STUN server answers there."),
+            ),
+            Transport::Tcp | Transport::Tls if context.stream_answered => (
+                "This server does not answer over TCP, but another TCP path of this run does: TCP passes, just not to this server and port.",
+                format!("{open} if TRTC's media should fall back to TCP/TLS 443 through this server, or check that a STUN server answers there."),
+            ),
             Transport::Udp => (
                 "UDP to this server is blocked, but a TCP path answered: TRTC can relay media over TCP/TLS 443, with more latency and less resilience to loss.",
                 format!("{open} for direct UDP media (TRTC Web uses UDP 8000, 8080, 8800, 843, 443 and 16285)."),
@@ -660,6 +670,35 @@ mod tests {
                     assert_eq!(finding.message.as_deref(), Some(NO_CANDIDATE));
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_warning_names_the_kind_of_path_that_answered() {
+        // (transport, udp answered, stream answered) -> words of the description
+        let cases = [
+            (Transport::Udp, true, false, "another UDP path"),
+            (Transport::Udp, true, true, "another UDP path"),
+            (Transport::Udp, false, true, "a TCP path answered"),
+            (Transport::Tcp, false, true, "another TCP path"),
+            (Transport::Tls, true, true, "another TCP path"),
+            (Transport::Tls, true, false, "but UDP answered"),
+        ];
+        for (transport, udp_answered, stream_answered, words) in cases {
+            let context = PathContext {
+                complete: true,
+                udp_answered,
+                stream_answered,
+            };
+            let findings = findings(&observation(transport, &[silent()]), &context);
+            assert_eq!(findings.len(), 1);
+            assert_eq!(findings[0].severity, Severity::Warning);
+            assert!(
+                findings[0].description.contains(words),
+                "{transport:?} {context:?}: {}",
+                findings[0].description
+            );
+            assert!(findings[0].fix.contains("3478"), "{}", findings[0].fix);
         }
     }
 

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod hostile;
 pub mod impair;
 
 use std::io::{BufRead, BufReader};
