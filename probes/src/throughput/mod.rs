@@ -14,8 +14,10 @@
 //!    jitter it computed.
 //! 2. **Downlink**: START → ACCEPT → the client sends ACK at once and every 50 ms until the
 //!    duration and a tail of 700 ms (for what is still queued on the way, and for `serve`, which
-//!    starts at the first ACK, half a round trip later) have passed; `serve` paces DATA only while
-//!    ACKs keep coming → STOP → REPORT: what `serve` sent. The client counts what arrived.
+//!    starts at the first ACK, half a round trip later) have passed, or until every datagram
+//!    `serve` sends has arrived (or its last one has, and 150 ms more for those reordered);
+//!    `serve` paces DATA only while ACKs keep coming → STOP → REPORT: what `serve` sent. The
+//!    client counts what arrived.
 //!
 //! The receiving side's figures: **achieved bitrate** = the payload bits of every datagram but
 //! the first, over the time from the first arrival to the last (the rate at which the path
@@ -59,6 +61,9 @@ const HANDSHAKE_INTERVAL: Duration = Duration::from_millis(250);
 const ACK_INTERVAL: Duration = Duration::from_millis(50);
 /// Downlink: wait this long after the data's end for what is still on the way.
 const TAIL: Duration = Duration::from_millis(700);
+/// Downlink: once the last datagram `serve` sends has arrived but some before it have not, wait
+/// this long after it for those still reordered on the way (instead of the whole [`TAIL`]).
+const REORDER_GRACE: Duration = Duration::from_millis(150);
 
 /// Settings of the probe.
 #[derive(Clone)]
@@ -362,7 +367,7 @@ impl Client {
                 params,
                 data_end,
                 ..
-            } if now >= data_end + TAIL => {
+            } if now >= Client::tail_end(&self.arrivals, self.clock, &params, data_end) => {
                 self.phase = Phase::Stopping {
                     direction: Direction::Down,
                     session,
@@ -374,6 +379,22 @@ impl Client {
             }
             _ => {}
         }
+    }
+
+    /// When the downlink stops waiting for data: [`TAIL`] after the data's end, or sooner when
+    /// everything `serve` sends has arrived (at once), or its last datagram has (then
+    /// [`REORDER_GRACE`] after it, for the ones still reordered on the way).
+    fn tail_end(a: &Arrivals, clock: Instant, params: &Params, data_end: Instant) -> Instant {
+        let latest = data_end + TAIL;
+        let total = packets_for(params);
+        if a.first_us.is_none() || a.highest_plus_one < total {
+            return latest;
+        }
+        let last = clock + Duration::from_micros(a.last_us);
+        if a.received >= total {
+            return last.min(latest);
+        }
+        (last + REORDER_GRACE).min(latest)
     }
 
     fn downlink(&self, params: Params, sent: u32, reported: bool, paused: bool) -> Measured {
@@ -442,10 +463,12 @@ impl Client {
             }
             Phase::Receiving {
                 session,
+                params,
                 data_end,
                 next_ack,
-                ..
-            } if *next_ack <= now && now < *data_end + TAIL => {
+            } if *next_ack <= now
+                && now < Client::tail_end(&self.arrivals, self.clock, params, *data_end) =>
+            {
                 *next_ack = now + ACK_INTERVAL;
                 let ack = Message::Ack {
                     session: *session,
@@ -481,8 +504,16 @@ impl Client {
                 ..
             } => Some(*begun + *interval * *next),
             Phase::Receiving {
-                data_end, next_ack, ..
-            } => Some((*next_ack).min(*data_end + TAIL)),
+                params,
+                data_end,
+                next_ack,
+                ..
+            } => Some((*next_ack).min(Client::tail_end(
+                &self.arrivals,
+                self.clock,
+                params,
+                *data_end,
+            ))),
             Phase::Done => None,
         }
     }
@@ -758,11 +789,17 @@ mod tests {
     }
 
     /// Runs a client against a real (sans-IO) server over two simulated paths.
-    fn simulate(
+    fn simulate(settings: Settings, up: Path, down: Path) -> (DirectionResult, DirectionResult) {
+        let (up, down, _) = simulate_timed(settings, up, down);
+        (up, down)
+    }
+
+    /// [`simulate`], with the simulated time the whole exchange took.
+    fn simulate_timed(
         settings: Settings,
         mut up: Path,
         mut down: Path,
-    ) -> (DirectionResult, DirectionResult) {
+    ) -> (DirectionResult, DirectionResult, Duration) {
         let t0 = Instant::now();
         let client_addr: SocketAddr = "192.0.2.1:40000".parse().unwrap();
         let server_addr: SocketAddr = "198.51.100.1:3478".parse().unwrap();
@@ -784,7 +821,8 @@ mod tests {
                 }
             }
             if client.is_done() {
-                return client.results();
+                let (up, down) = client.results();
+                return (up, down, now - t0);
             }
             let wake = [client.poll_timeout(), server.poll_timeout(server_addr)]
                 .into_iter()
@@ -840,6 +878,49 @@ mod tests {
             assert!(m.jitter < ms(1), "{:?}", m.jitter);
             assert!(m.reported && !m.paused);
         }
+    }
+
+    #[test]
+    fn the_downlink_stops_waiting_once_everything_or_the_last_datagram_arrived() {
+        // 1 s each way, 10 ms each way: the uplink takes about 1.04 s (START, data, STOP and
+        // REPORT), the downlink about as long when it need not wait out its 700 ms tail.
+        let clean = |_| false;
+        let (_, down, everything) = simulate_timed(
+            settings(),
+            Path::new(ms(10), 0, clean),
+            Path::new(ms(10), 0, clean),
+        );
+        assert_eq!(measured(down).loss(), 0.0);
+        assert!(everything < ms(2_150), "{everything:?}");
+        // One datagram in the middle of the downlink lost: the last one still arrives, and the
+        // wait ends 150 ms after it.
+        let (_, down, one_lost) = simulate_timed(
+            settings(),
+            Path::new(ms(10), 0, clean),
+            Path::new(ms(10), 0, |n| n == 50),
+        );
+        let down = measured(down);
+        assert_eq!(down.sent - down.received, 1);
+        assert!(
+            one_lost >= everything + ms(140),
+            "{one_lost:?} {everything:?}"
+        );
+        assert!(
+            one_lost < everything + ms(200),
+            "{one_lost:?} {everything:?}"
+        );
+        // The last datagrams lost: nothing says the data is over, the whole tail is waited.
+        let (_, down, tail_lost) = simulate_timed(
+            settings(),
+            Path::new(ms(10), 0, clean),
+            Path::new(ms(10), 0, |n| (150..=164).contains(&n)),
+        );
+        let down = measured(down);
+        assert!(down.received < down.sent);
+        assert!(
+            tail_lost >= everything + ms(600),
+            "{tail_lost:?} {everything:?}"
+        );
     }
 
     #[test]
