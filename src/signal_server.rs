@@ -39,6 +39,7 @@
 //! | message (or frame) size | 64 KiB | close `1009` (message too big) |
 //! | open WebSockets | 1,024 | `503` before the upgrade |
 //! | handshakes in progress (TCP accepted, not yet upgraded) | 256 | TCP closed at once |
+//! | handshakes in progress from one source | 16 | TCP closed at once (slow clients on one address cannot hold every handshake) |
 //! | handshake (TLS and HTTP upgrade) | 10 s | TCP closed |
 //! | idle (no frame of any kind, pings included) | 60 s | close `1001`, reason `idle timeout` |
 //! | messages per connection (frames of any kind) | 50 a second, bursts of 100 | close `1008`, reason `message rate limit` |
@@ -151,6 +152,10 @@ pub struct Limits {
     /// Connections accepted but not yet upgraded (TLS and HTTP in progress); beyond, new TCP
     /// connections are closed at once.
     pub max_handshakes: usize,
+    /// Of those, the most from one source (an IPv4 address or an IPv6 /64); beyond, its new TCP
+    /// connections are closed at once, so that slow clients on one address cannot take every
+    /// handshake slot while real clients wait.
+    pub max_handshakes_per_source: usize,
     /// Time for the TLS handshake and the HTTP upgrade together.
     pub handshake_timeout: Duration,
     /// A connection with no frame for this long is closed with `1001`.
@@ -179,6 +184,7 @@ impl Default for Limits {
             max_message_bytes: 64 * 1024,
             max_connections: 1024,
             max_handshakes: 256,
+            max_handshakes_per_source: 16,
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(10),
@@ -855,6 +861,8 @@ pub struct SignalServer {
     sources: Mutex<SourceLimiter>,
     open: AtomicUsize,
     handshaking: AtomicUsize,
+    /// Handshakes in progress per source key (at most `max_handshakes` entries: none is 0).
+    handshaking_by_source: Mutex<HashMap<[u8; 16], usize>>,
     next_id: AtomicU64,
     counters: AtomicCounters,
 }
@@ -884,6 +892,35 @@ impl Drop for Slot<'_> {
     }
 }
 
+/// One handshake in progress from one source, given back on drop.
+struct SourceSlot<'a> {
+    table: &'a Mutex<HashMap<[u8; 16], usize>>,
+    key: [u8; 16],
+}
+
+/// Adds one to `key`'s count in `table` unless it has reached `max` (at least 1).
+fn reserve_source(table: &Mutex<HashMap<[u8; 16], usize>>, key: [u8; 16], max: usize) -> bool {
+    let mut table = table.lock().unwrap_or_else(PoisonError::into_inner);
+    let count = table.entry(key).or_insert(0);
+    if *count >= max.max(1) {
+        return false;
+    }
+    *count += 1;
+    true
+}
+
+impl Drop for SourceSlot<'_> {
+    fn drop(&mut self) {
+        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = table.get_mut(&self.key) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                table.remove(&self.key);
+            }
+        }
+    }
+}
+
 /// Why an upgrade was refused.
 enum Refusal {
     RateLimited,
@@ -902,6 +939,7 @@ impl SignalServer {
             )),
             open: AtomicUsize::new(0),
             handshaking: AtomicUsize::new(0),
+            handshaking_by_source: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             counters: AtomicCounters::default(),
             config,
@@ -949,8 +987,15 @@ impl SignalServer {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         while tasks.try_join_next().is_some() {}
-                        let limit = self.config.limits.max_handshakes;
-                        if !reserve(&self.handshaking, limit) {
+                        let limits = &self.config.limits;
+                        let (table, key) = (&self.handshaking_by_source, source_key(peer.ip()));
+                        if !reserve_source(table, key, limits.max_handshakes_per_source) {
+                            bump(&self.counters.refused_handshakes);
+                            drop(stream);
+                            continue;
+                        }
+                        if !reserve(&self.handshaking, limits.max_handshakes) {
+                            drop(SourceSlot { table, key });
                             bump(&self.counters.refused_handshakes);
                             drop(stream);
                             continue;
@@ -971,7 +1016,8 @@ impl SignalServer {
         .await;
     }
 
-    /// One accepted TCP connection, its handshaking slot already reserved (given back here).
+    /// One accepted TCP connection, its handshaking slots (in all and for its source) already
+    /// reserved (given back here).
     async fn connection(
         self: Arc<Self>,
         stream: TcpStream,
@@ -979,7 +1025,13 @@ impl SignalServer {
         tls: Option<TlsAcceptor>,
         stop: watch::Receiver<bool>,
     ) -> ConnectionEnd {
-        let handshaking = Slot(&self.handshaking);
+        let handshaking = (
+            Slot(&self.handshaking),
+            SourceSlot {
+                table: &self.handshaking_by_source,
+                key: source_key(peer.ip()),
+            },
+        );
         let _ = stream.set_nodelay(true);
         let deadline = tokio::time::Instant::now() + self.config.limits.handshake_timeout;
         match tls {
@@ -1001,8 +1053,9 @@ impl SignalServer {
 
     /// Serves one connection that has already been accepted (and decrypted, for TLS) from
     /// `peer`: the upgrade, then the protocol until it ends or `stop` turns true (or its sender
-    /// goes: keep it alive). [`Limits::max_handshakes`] does not apply: it counts what
-    /// [`SignalServer::serve`] accepts. For other transports and tests.
+    /// goes: keep it alive). [`Limits::max_handshakes`] and [`Limits::max_handshakes_per_source`]
+    /// do not apply: they count what [`SignalServer::serve`] accepts. For other transports and
+    /// tests.
     pub async fn serve_stream<S>(
         &self,
         stream: S,
@@ -1025,7 +1078,7 @@ impl SignalServer {
         stream: S,
         peer: SocketAddr,
         deadline: tokio::time::Instant,
-        handshaking: Slot<'_>,
+        handshaking: impl Send,
         stop: watch::Receiver<bool>,
     ) -> ConnectionEnd
     where
@@ -1935,6 +1988,64 @@ mod tests {
         assert_eq!(first_task.await.unwrap(), ConnectionEnd::Closed);
         assert_eq!(lab.server.open_connections(), 0);
         assert!(lab.connect(&[]).await.0.is_ok());
+    }
+
+    /// Slow clients on one address hold at most their share of the handshake slots; the next
+    /// connection from that address is closed at once, another address still upgrades, and a
+    /// slot comes back when its connection goes.
+    #[tokio::test]
+    async fn one_source_holds_at_most_its_share_of_handshakes() {
+        use tokio::io::AsyncReadExt;
+        let server = SignalServer::new(SignalConfig {
+            limits: Limits {
+                max_handshakes_per_source: 2,
+                ..Limits::default()
+            },
+            ..SignalConfig::default()
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = watch::channel(false);
+        let serving = tokio::spawn(server.clone().serve(listener, None, stopped));
+        let from = |source: [u8; 4]| async move {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind(SocketAddr::from((source, 0))).unwrap();
+            socket.connect(address).await.unwrap()
+        };
+        // Whether the server closed `stream` (end of stream) within `wait`.
+        async fn closed(stream: &mut TcpStream, wait: Duration) -> bool {
+            let mut byte = [0_u8; 1];
+            matches!(
+                tokio::time::timeout(wait, stream.read(&mut byte)).await,
+                Ok(Ok(0) | Err(_))
+            )
+        }
+        let mut first = from([127, 0, 0, 1]).await;
+        let mut second = from([127, 0, 0, 1]).await;
+        let mut third = from([127, 0, 0, 1]).await;
+        assert!(closed(&mut third, Duration::from_secs(5)).await);
+        assert!(!closed(&mut first, Duration::from_millis(200)).await);
+        assert!(!closed(&mut second, Duration::from_millis(200)).await);
+        assert_eq!(server.counters().refused_handshakes, 1);
+
+        let other = from([127, 0, 0, 2]).await;
+        let request = format!("ws://{address}/").into_client_request().unwrap();
+        let (ws, _) = tokio_tungstenite::client_async(request, other)
+            .await
+            .expect("another address upgrades");
+
+        drop(first);
+        let mut again = from([127, 0, 0, 1]).await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        // The server notices the first one gone on its next read; until then, refusals.
+        while closed(&mut again, Duration::from_millis(200)).await {
+            assert!(Instant::now() < deadline, "the slot never came back");
+            again = from([127, 0, 0, 1]).await;
+        }
+        assert!(!closed(&mut second, Duration::from_millis(10)).await);
+        drop(ws);
+        let _ = stop.send(true);
+        serving.await.unwrap();
     }
 
     #[tokio::test(start_paused = true)]

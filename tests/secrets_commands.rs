@@ -157,8 +157,7 @@ fn every_format(secrets: &Secrets, args: &[&str]) -> serde_json::Value {
     let all: Vec<&str> = all.iter().map(String::as_str).collect();
     let files: Vec<&std::path::Path> = files.iter().map(|path| path.as_path()).collect();
     secrets.run_clean(&all, &files);
-    serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
-        .unwrap()
+    serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap()
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod attack;
 pub mod hostile;
 pub mod impair;
 

@@ -240,6 +240,66 @@ async fn tcp_loop_bounds_connections_and_closes_open_ones_on_shutdown() {
     assert!(read.map_or(true, |n| n == 0));
 }
 
+/// Silent connections from one address hold at most its share of the slots: the next one from
+/// there is closed on arrival, another address is still answered, and a slot comes back when
+/// its connection ends.
+#[tokio::test]
+async fn tcp_loop_bounds_connections_from_one_source() {
+    let responder = shared(ResponderConfig::default());
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let server_addr = listener.local_addr().expect("address");
+    let (stop, shutdown) = shutdown_pair();
+    let config = TcpConfig {
+        max_connections_per_source: 2,
+        ..TcpConfig::default()
+    };
+    let task = tokio::spawn(serve_tcp(listener, responder, config, shutdown));
+    let from = |source: [u8; 4]| async move {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.bind(SocketAddr::from((source, 0))).expect("bind");
+        socket.connect(server_addr).await.expect("connect")
+    };
+    async fn answered(stream: &mut TcpStream) -> bool {
+        let (bytes, id) = request(0, None);
+        if stream.write_all(&bytes).await.is_err() {
+            return false;
+        }
+        let mut answer = [0_u8; ANSWER_LEN_V4];
+        match timeout(PATIENCE, stream.read_exact(&mut answer)).await {
+            Ok(Ok(_)) => {
+                check_answer(&answer, id);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    let first = from([127, 0, 0, 1]).await;
+    let mut second = from([127, 0, 0, 1]).await;
+    let mut third = from([127, 0, 0, 1]).await;
+    assert!(
+        !answered(&mut third).await,
+        "a third connection from one source"
+    );
+    assert!(answered(&mut second).await);
+    assert!(answered(&mut from([127, 0, 0, 2]).await).await);
+
+    drop(first);
+    let started = std::time::Instant::now();
+    // The loop notices the first one gone when it reads its end; until then, refusals.
+    while !answered(&mut from([127, 0, 0, 1]).await).await {
+        assert!(started.elapsed() < PATIENCE, "the slot never came back");
+    }
+
+    stop.send(()).expect("loop still running");
+    let summary = timeout(PATIENCE, task)
+        .await
+        .expect("stops in time")
+        .expect("no panic");
+    assert!(summary.refused_per_source >= 1, "{summary:?}");
+    assert_eq!(summary.refused_over_limit, 0);
+}
+
 #[tokio::test]
 async fn tcp_loop_closes_idle_and_slow_connections() {
     let responder = shared(ResponderConfig::default());

@@ -1,13 +1,16 @@
 //! STUN over a stream (TCP, or TLS over TCP): messages framed by their own header (RFC 8489
 //! §6.2.2), each answered on the connection it came on.
 //!
-//! [`serve_tcp_with`] accepts connections, bounds how many are open at once, runs an acceptor hook
+//! [`serve_tcp_with`] accepts connections, bounds how many are open at once (in all and from one
+//! source, so that one host holding silent connections cannot shut everyone else out), runs an
+//! acceptor hook
 //! on each (identity for plain TCP, a TLS handshake later) and hands the result to
 //! [`serve_stream`], which reads one message at a time and writes the answers back.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -30,18 +33,22 @@ pub struct TcpConfig {
     pub idle_timeout: Duration,
     /// Connections served at once; more are accepted and closed straight away.
     pub max_connections: usize,
+    /// Of those, connections served at once from one source (an IPv4 address, or the /64 of an
+    /// IPv6 one); more from it are accepted and closed straight away.
+    pub max_connections_per_source: usize,
     /// Longest message read from a stream (header included); a longer announced length closes
     /// the connection. Streams carry no MTU probes, so this stays small.
     pub max_message_len: usize,
 }
 
 impl Default for TcpConfig {
-    /// 10 s idle timeout, 1,024 connections, messages up to 4,096 bytes: at most 4 MiB of
-    /// message buffers in all.
+    /// 10 s idle timeout, 1,024 connections (16 from one source), messages up to 4,096 bytes:
+    /// at most 4 MiB of message buffers in all.
     fn default() -> Self {
         Self {
             idle_timeout: Duration::from_secs(10),
             max_connections: 1024,
+            max_connections_per_source: 16,
             max_message_len: 4096,
         }
     }
@@ -68,6 +75,9 @@ pub struct TcpSummary {
     pub accepted: u64,
     /// Connections closed on arrival because [`TcpConfig::max_connections`] were open.
     pub refused_over_limit: u64,
+    /// Connections closed on arrival because [`TcpConfig::max_connections_per_source`] were open
+    /// from their source.
+    pub refused_per_source: u64,
     /// Connections that ended with [`ConnectionEnd::IdleTimeout`].
     pub idle_timeouts: u64,
     /// Connections that ended with [`ConnectionEnd::Rejected`].
@@ -113,7 +123,8 @@ where
 /// Answers STUN on connections accepted from `listener`, each first passed through `acceptor`
 /// (a TLS handshake, say), until `shutdown` completes.
 ///
-/// At most [`TcpConfig::max_connections`] are served at once; the acceptor counts against
+/// At most [`TcpConfig::max_connections`] are served at once, and
+/// [`TcpConfig::max_connections_per_source`] from one source; the acceptor counts against
 /// [`TcpConfig::idle_timeout`]. On shutdown the open connections are closed and the summary is
 /// returned.
 pub async fn serve_tcp_with<A, H, S, F>(
@@ -131,6 +142,7 @@ where
 {
     let mut summary = TcpSummary::default();
     let mut connections = JoinSet::new();
+    let sources: Arc<Mutex<HashMap<[u8; 16], usize>>> = Arc::default();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -149,10 +161,18 @@ where
                         drop(stream);
                         continue;
                     }
+                    let limit = config.max_connections_per_source;
+                    let Some(source) = SourceSlot::take(&sources, peer.ip(), limit) else {
+                        summary.refused_per_source += 1;
+                        drop(stream);
+                        continue;
+                    };
                     summary.accepted += 1;
                     let handshake = acceptor(stream);
                     let responder = Arc::clone(&responder);
                     connections.spawn(async move {
+                        // Given back when the connection ends, however it ends.
+                        let _source = source;
                         match timeout(config.idle_timeout, handshake).await {
                             Err(_) => ConnectionEnd::IdleTimeout,
                             Ok(Err(error)) => ConnectionEnd::Failed(error),
@@ -233,6 +253,53 @@ where
                 Err(_) => return ConnectionEnd::IdleTimeout,
                 Ok(Err(error)) => return ConnectionEnd::Failed(error),
                 Ok(Ok(())) => {}
+            }
+        }
+    }
+}
+
+/// One connection open from one source, counted in a table shared by a listener's connections
+/// (no entry is 0, so it holds at most `max_connections` entries); given back on drop.
+struct SourceSlot {
+    table: Arc<Mutex<HashMap<[u8; 16], usize>>>,
+    key: [u8; 16],
+}
+
+impl SourceSlot {
+    /// Counts a connection from `source` unless `max` (at least 1) are open from it.
+    fn take(
+        table: &Arc<Mutex<HashMap<[u8; 16], usize>>>,
+        source: IpAddr,
+        max: usize,
+    ) -> Option<Self> {
+        let key = match source.to_canonical() {
+            IpAddr::V4(ip) => ip.to_ipv6_mapped().octets(),
+            IpAddr::V6(ip) => {
+                let mut octets = ip.octets();
+                octets[8..].fill(0);
+                octets
+            }
+        };
+        let mut counts = table.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = counts.entry(key).or_insert(0);
+        if *count >= max.max(1) {
+            return None;
+        }
+        *count += 1;
+        Some(SourceSlot {
+            table: Arc::clone(table),
+            key,
+        })
+    }
+}
+
+impl Drop for SourceSlot {
+    fn drop(&mut self) {
+        let mut counts = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.key);
             }
         }
     }
