@@ -178,9 +178,29 @@ pub fn normal_origin(text: &str) -> Result<String, String> {
             "an origin is scheme://host[:port], without a path, a wildcard or a user".into(),
         );
     }
-    let default_port = if scheme == "http" { ":80" } else { ":443" };
-    let rest = rest.strip_suffix(default_port).unwrap_or(rest);
-    Ok(format!("{scheme}://{rest}"))
+    // host[:port]: a name without `:`, or an IPv6 address in brackets; the port a number.
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => (host, Some(port)),
+        _ => (rest, None),
+    };
+    let bracketed = host.starts_with('[') && host.ends_with(']');
+    if host.is_empty() || (host.contains(':') && !bracketed) {
+        return Err(format!(
+            "{host:?} is not a host: an origin is scheme://host[:port], an IPv6 host in brackets"
+        ));
+    }
+    let port = match port.map(|port| (port, port.parse::<u16>())) {
+        None => None,
+        Some((_, Ok(number))) if number > 0 => Some(number),
+        Some((port, _)) => {
+            return Err(format!("the port {port:?} is not a number from 1 to 65535"))
+        }
+    };
+    let default_port = if scheme == "http" { 80 } else { 443 };
+    match port {
+        Some(port) if port != default_port => Ok(format!("{scheme}://{host}:{port}")),
+        _ => Ok(format!("{scheme}://{host}")),
+    }
 }
 
 /// Opens `url` in the default browser (best effort; says so when it cannot).
@@ -225,14 +245,39 @@ mod tests {
             normal_origin("http://localhost:3000").unwrap(),
             "http://localhost:3000"
         );
+        assert_eq!(
+            normal_origin("http://[::1]:8080").unwrap(),
+            "http://[::1]:8080"
+        );
+        assert_eq!(normal_origin("https://[::1]:443").unwrap(), "https://[::1]");
         for bad in [
             "app.example.com",
             "ftp://x",
             "https://*.example.com",
             "https://x/path",
             "null",
+            "https://x:",
+            "https://x:0",
+            "https://x:https",
+            "https://x:99999",
+            "https://::1",
         ] {
             assert!(normal_origin(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Found by fuzz/fuzz_targets/agent_http.rs: `:443:443` lost one `:443` per normalisation,
+    /// so the allowed origin never equalled a browser's.
+    #[test]
+    fn a_normal_origin_is_its_own_normal_form() {
+        assert!(normal_origin("HTTPS://App.Example:443:443/").is_err());
+        for origin in [
+            "https://app.example.com:443",
+            "http://localhost:3000/",
+            "http://[::1]:80",
+        ] {
+            let normal = normal_origin(origin).unwrap();
+            assert_eq!(normal_origin(&normal).unwrap(), normal, "{origin}");
         }
     }
 }

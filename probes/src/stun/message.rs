@@ -33,8 +33,9 @@ const ATTRIBUTE_HEADER: usize = 4;
 const INTEGRITY_ATTRIBUTE: usize = ATTRIBUTE_HEADER + 20;
 /// Size of the FINGERPRINT attribute (header and CRC-32).
 const FINGERPRINT_ATTRIBUTE: usize = ATTRIBUTE_HEADER + 4;
-/// The longest USERNAME STUN allows (RFC 5389, section 15.3).
-const MAX_USERNAME: usize = 513;
+/// The longest USERNAME STUN allows: fewer than 513 bytes (RFC 5389, section 15.3), as our
+/// responder checks.
+const MAX_USERNAME: usize = 512;
 
 /// A fresh transaction id from the operating system's secure random source (through `rtc-stun`).
 ///
@@ -80,7 +81,7 @@ impl IdSequence {
 /// A STUN short-term credential: USERNAME plus MESSAGE-INTEGRITY keyed with the password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ShortTermCredential {
-    /// Sent in clear as USERNAME (at most 513 bytes).
+    /// Sent in clear as USERNAME (at most 512 bytes).
     pub username: String,
     /// Keys the HMAC-SHA1 of MESSAGE-INTEGRITY; never sent.
     pub password: String,
@@ -122,7 +123,7 @@ pub enum RequestError {
         max: usize,
     },
     /// The username is longer than STUN allows.
-    #[error("the STUN username is {len} bytes long; STUN allows at most 513")]
+    #[error("the STUN username is {len} bytes long; STUN allows at most 512")]
     UsernameTooLong {
         /// Its length in bytes.
         len: usize,
@@ -576,6 +577,36 @@ mod tests {
             binding_request(id(6), &options),
             Err(RequestError::UsernameTooLong { len: 514 })
         );
+    }
+
+    /// Found by fuzz/fuzz_targets/stun_client.rs: a 513-byte USERNAME was sent, and our own
+    /// responder (rightly, RFC 5389 section 15.3) dropped the request as malformed.
+    #[test]
+    fn the_longest_username_sent_is_one_our_responder_answers() {
+        use crate::responder::{Decision, Responder, ResponderConfig};
+        let options = |len: usize| BindingOptions {
+            pad_to: None,
+            credential: Some(ShortTermCredential {
+                username: "u".repeat(len),
+                password: "s3cret".into(),
+            }),
+        };
+        assert_eq!(
+            binding_request(id(6), &options(513)),
+            Err(RequestError::UsernameTooLong { len: 513 })
+        );
+        let request = binding_request(id(6), &options(512)).unwrap();
+        let mut responder = Responder::new(ResponderConfig {
+            token: Some("s3cret".into()),
+            ..ResponderConfig::default()
+        })
+        .unwrap();
+        let source = "192.0.2.1:5000".parse().unwrap();
+        let now = std::time::Instant::now();
+        assert!(matches!(
+            responder.respond(now, &request, source),
+            Decision::Answer(_)
+        ));
     }
 
     #[test]
