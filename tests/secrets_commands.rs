@@ -267,12 +267,7 @@ fn serve_and_agent_keep_every_secret_while_running() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = serve.stderr.take().unwrap();
-    let logs = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
+    let logs = drain_stderr(&mut serve);
     let mut printed = String::new();
     let mut udp = None;
     for line in BufReader::new(serve.stdout.take().unwrap()).lines() {
@@ -325,12 +320,7 @@ fn serve_and_agent_keep_every_secret_while_running() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = agent.stderr.take().unwrap();
-    let logs = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
+    let logs = drain_stderr(&mut agent);
     let mut lines = BufReader::new(agent.stdout.take().unwrap()).lines();
     let mut printed = String::new();
     let mut port = None;
@@ -405,6 +395,17 @@ fn serve_and_agent_keep_every_secret_while_running() {
     ] {
         assert_eq!(secrets.leaked(text), Vec::<&str>::new(), "{what}");
     }
+}
+
+/// Reads `child`'s standard error to its end on a thread of its own (a trace log is large: the
+/// child would block on a full pipe otherwise); the thread gives it back.
+fn drain_stderr(child: &mut std::process::Child) -> std::thread::JoinHandle<String> {
+    let mut stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    })
 }
 
 /// One HTTP/1.1 request to the agent on loopback; the whole answer (headers and body).
