@@ -113,8 +113,58 @@ fn check(args: &CheckArgs) -> i32 {
     run_plan(&plan)
 }
 
+/// The first option of `check` given to `demo` that `demo` has no use for: its targets are the
+/// endpoints it starts, and it checks no account, room or device.
+fn demo_ignores(args: &CheckArgs) -> Option<&'static str> {
+    [
+        ("--profile", args.profile.is_some()),
+        ("--resolve", !args.resolve.is_empty()),
+        ("--stun", !args.stun.is_empty()),
+        ("--turn", !args.turn.is_empty()),
+        ("--turn-user", args.turn_user.is_some()),
+        ("--signal", args.signal.is_some()),
+        ("--signal-mode", args.signal_mode.is_some()),
+        ("--signal-reconnect", args.signal_reconnect),
+        ("--peer", args.peer.is_some()),
+        ("--relay-only", args.relay_only),
+        ("--ports", args.ports.is_some()),
+        ("--udp-ports", args.udp_ports.is_some()),
+        ("--tcp-ports", args.tcp_ports.is_some()),
+        ("--quality-rate", args.quality_rate.is_some()),
+        ("--quality-duration", args.quality_duration.is_some()),
+        ("--throughput-kbps", args.throughput_kbps.is_some()),
+        ("--throughput-duration", args.throughput_duration.is_some()),
+        ("--ca", args.ca.is_some()),
+        ("--pin", args.pin.is_some()),
+        ("--insecure", args.insecure),
+        ("--sdk-app-id", args.sdk_app_id.is_some()),
+        ("--user-id", args.user_id.is_some()),
+        ("--room-id", args.room_id.is_some()),
+        ("--string-room-id", args.string_room_id),
+        ("--require-private-map-key", args.require_private_map_key),
+        ("--user-sig-file", args.user_sig_file.is_some()),
+        (
+            "--private-map-key-file",
+            args.private_map_key_file.is_some(),
+        ),
+        ("--secret-key-file", args.secret_key_file.is_some()),
+        ("--camera", args.camera.is_some()),
+        ("--camera-format", args.camera_format.is_some()),
+        ("--microphone", args.microphone.is_some()),
+        ("--audio-only", args.audio_only),
+    ]
+    .into_iter()
+    .find_map(|(flag, given)| given.then_some(flag))
+}
+
 /// `demo`: `serve` in this process on loopback, and every network probe against it.
 fn demo(args: &CheckArgs) -> i32 {
+    if let Some(flag) = demo_ignores(args) {
+        eprintln!(
+            "error: demo does not take {flag}: it checks the endpoints it starts itself, and no account, room or device. It takes check's report options (--only, --skip, --require, --format, --output, --quiet, --timeout, --fail-on) and --dry-run; use `trtc-preflight check {flag} ...` for your own targets."
+        );
+        return EXIT_USAGE;
+    }
     // The endpoints run on their own runtime while the check runs on another.
     let Some(runtime) = runtime() else {
         return EXIT_TOOL;

@@ -93,3 +93,29 @@ fn demo_text_is_the_readme_output() {
         "{text}"
     );
 }
+
+#[test]
+fn demo_refuses_the_options_it_would_ignore() {
+    for args in [
+        &["demo", "--stun", "127.0.0.1:3478"][..],
+        &["demo", "--sdk-app-id", "1400000000", "--format", "json"],
+        &["demo", "--camera", "0"],
+        &["demo", "--profile", "trtc-web"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_trtc-preflight"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(
+            stderr.starts_with(&format!("error: demo does not take {}:", args[1])),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("trtc-preflight check {}", args[1])),
+            "{stderr}"
+        );
+    }
+}
