@@ -234,13 +234,17 @@ impl Running {
             lines.push(format!(
                 "signaling: {} WebSockets opened ({} with the token), {} messages; \
                  refused {} for the connection rate (429), {} when full (503); \
-                 {} closed for a limit",
+                 {} closed for a limit; handshakes: {} failed or timed out, {} closed on \
+                 arrival (too many from one source), {} ended to make room for newer ones",
                 counters.opened,
                 counters.opened_with_token,
                 counters.messages,
                 counters.refused_rate,
                 counters.refused_full,
-                counters.closed_by_limits
+                counters.closed_by_limits,
+                counters.failed_handshakes,
+                counters.refused_handshakes,
+                counters.evicted_handshakes
             ));
         }
         lines

@@ -38,7 +38,7 @@
 //! |---|---|---|
 //! | message (or frame) size | 64 KiB | close `1009` (message too big) |
 //! | open WebSockets | 1,024 | `503` before the upgrade |
-//! | handshakes in progress (TCP accepted, not yet upgraded) | 256 | TCP closed at once |
+//! | handshakes in progress (TCP accepted, not yet upgraded) | 256 | the oldest handshake is closed to make room (a slow client's: a real one takes milliseconds) |
 //! | handshakes in progress from one source | 16 | TCP closed at once (slow clients on one address cannot hold every handshake) |
 //! | handshake (TLS and HTTP upgrade) | 10 s | TCP closed |
 //! | idle (no frame of any kind, pings included) | 60 s | close `1001`, reason `idle timeout` |
@@ -82,7 +82,7 @@
 //! The server relays nothing between clients: rooms are bookkeeping (limits and the
 //! answerer's context), not a relay, so `serve` on a public address is no open relay.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -96,7 +96,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
@@ -817,6 +817,8 @@ pub struct Counters {
     pub refused_handshakes: u64,
     /// TLS or HTTP handshakes that failed or timed out.
     pub failed_handshakes: u64,
+    /// Handshakes ended to make room for a new connection when every slot was held.
+    pub evicted_handshakes: u64,
     /// Text messages handled.
     pub messages: u64,
     /// Connections closed for the size, message-rate or idle limits.
@@ -831,6 +833,7 @@ struct AtomicCounters {
     refused_full: AtomicU64,
     refused_handshakes: AtomicU64,
     failed_handshakes: AtomicU64,
+    evicted_handshakes: AtomicU64,
     messages: AtomicU64,
     closed_by_limits: AtomicU64,
 }
@@ -863,6 +866,9 @@ pub struct SignalServer {
     handshaking: AtomicUsize,
     /// Handshakes in progress per source key (at most `max_handshakes` entries: none is 0).
     handshaking_by_source: Mutex<HashMap<[u8; 16], usize>>,
+    /// Handshakes in progress, oldest first (by connection number), each with what ends it.
+    handshakes: Mutex<BTreeMap<u64, Arc<Notify>>>,
+    next_handshake: AtomicU64,
     next_id: AtomicU64,
     counters: AtomicCounters,
 }
@@ -921,6 +927,24 @@ impl Drop for SourceSlot<'_> {
     }
 }
 
+/// `mutex`'s guard, even when a thread panicked while holding it (the data stays consistent:
+/// every change under these locks is a single step).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A handshake's entry in [`SignalServer::handshakes`], removed when the handshake ends.
+struct Listed<'a> {
+    handshakes: &'a Mutex<BTreeMap<u64, Arc<Notify>>>,
+    number: u64,
+}
+
+impl Drop for Listed<'_> {
+    fn drop(&mut self) {
+        lock(self.handshakes).remove(&self.number);
+    }
+}
+
 /// Why an upgrade was refused.
 enum Refusal {
     RateLimited,
@@ -940,6 +964,8 @@ impl SignalServer {
             open: AtomicUsize::new(0),
             handshaking: AtomicUsize::new(0),
             handshaking_by_source: Mutex::new(HashMap::new()),
+            handshakes: Mutex::new(BTreeMap::new()),
+            next_handshake: AtomicU64::new(1),
             next_id: AtomicU64::new(1),
             counters: AtomicCounters::default(),
             config,
@@ -967,6 +993,7 @@ impl SignalServer {
             refused_full: get(&c.refused_full),
             refused_handshakes: get(&c.refused_handshakes),
             failed_handshakes: get(&c.failed_handshakes),
+            evicted_handshakes: get(&c.evicted_handshakes),
             messages: get(&c.messages),
             closed_by_limits: get(&c.closed_by_limits),
         }
@@ -995,14 +1022,24 @@ impl SignalServer {
                             continue;
                         }
                         if !reserve(&self.handshaking, limits.max_handshakes) {
-                            drop(SourceSlot { table, key });
-                            bump(&self.counters.refused_handshakes);
-                            drop(stream);
-                            continue;
+                            // Every slot is held: end the oldest handshake (the slowest
+                            // client's) and take its slot. Its task gives the slot back when it
+                            // sees the eviction, so the count stays above the limit only until
+                            // then; with nothing to evict, this connection is refused.
+                            if !self.evict_oldest() {
+                                drop(SourceSlot { table, key });
+                                bump(&self.counters.refused_handshakes);
+                                drop(stream);
+                                continue;
+                            }
+                            self.handshaking.fetch_add(1, Ordering::AcqRel);
                         }
+                        let number = self.next_handshake.fetch_add(1, Ordering::Relaxed);
+                        let evicted = Arc::new(Notify::new());
+                        lock(&self.handshakes).insert(number, evicted.clone());
                         let (server, tls, stop) = (self.clone(), tls.clone(), stop.clone());
                         tasks.spawn(async move {
-                            server.connection(stream, peer, tls, stop).await;
+                            server.connection(stream, peer, tls, stop, (number, evicted)).await;
                         });
                     }
                     Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
@@ -1024,6 +1061,7 @@ impl SignalServer {
         peer: SocketAddr,
         tls: Option<TlsAcceptor>,
         stop: watch::Receiver<bool>,
+        (number, evicted): (u64, Arc<Notify>),
     ) -> ConnectionEnd {
         let handshaking = (
             Slot(&self.handshaking),
@@ -1031,23 +1069,61 @@ impl SignalServer {
                 table: &self.handshaking_by_source,
                 key: source_key(peer.ip()),
             },
+            Listed {
+                handshakes: &self.handshakes,
+                number,
+            },
         );
         let _ = stream.set_nodelay(true);
         let deadline = tokio::time::Instant::now() + self.config.limits.handshake_timeout;
-        match tls {
-            None => Box::pin(self.upgrade_and_run(stream, peer, deadline, handshaking, stop)).await,
-            Some(acceptor) => {
-                match tokio::time::timeout_at(deadline, Box::pin(acceptor.accept(stream))).await {
-                    Ok(Ok(stream)) => {
-                        Box::pin(self.upgrade_and_run(stream, peer, deadline, handshaking, stop))
-                            .await
-                    }
-                    _ => {
-                        bump(&self.counters.failed_handshakes);
-                        ConnectionEnd::NotUpgraded
-                    }
-                }
+        let Some(acceptor) = tls else {
+            return Box::pin(self.upgrade_and_run(
+                stream,
+                peer,
+                deadline,
+                handshaking,
+                Some(evicted),
+                stop,
+            ))
+            .await;
+        };
+        let accepted = tokio::select! {
+            accepted = tokio::time::timeout_at(deadline, Box::pin(acceptor.accept(stream))) => accepted,
+            () = evicted.notified() => {
+                bump(&self.counters.evicted_handshakes);
+                return ConnectionEnd::NotUpgraded;
             }
+        };
+        match accepted {
+            Ok(Ok(stream)) => {
+                Box::pin(self.upgrade_and_run(
+                    stream,
+                    peer,
+                    deadline,
+                    handshaking,
+                    Some(evicted),
+                    stop,
+                ))
+                .await
+            }
+            _ => {
+                bump(&self.counters.failed_handshakes);
+                ConnectionEnd::NotUpgraded
+            }
+        }
+    }
+
+    /// Ends the oldest handshake in progress (it gives its slot back once it sees that);
+    /// false when none is in progress.
+    fn evict_oldest(&self) -> bool {
+        let oldest = lock(&self.handshakes).pop_first();
+        match oldest {
+            Some((_, evicted)) => {
+                // A permit: the handshake ends even if it is not waiting at this moment.
+                evicted.notify_one();
+                true
+            }
+            None => false,
         }
     }
 
@@ -1069,7 +1145,7 @@ impl SignalServer {
             return ConnectionEnd::NotUpgraded;
         };
         let deadline = tokio::time::Instant::now() + self.config.limits.handshake_timeout;
-        self.upgrade_and_run(stream, peer, deadline, handshaking, stop)
+        self.upgrade_and_run(stream, peer, deadline, handshaking, None, stop)
             .await
     }
 
@@ -1079,6 +1155,7 @@ impl SignalServer {
         peer: SocketAddr,
         deadline: tokio::time::Instant,
         handshaking: impl Send,
+        evicted: Option<Arc<Notify>>,
         stop: watch::Receiver<bool>,
     ) -> ConnectionEnd
     where
@@ -1108,15 +1185,27 @@ impl SignalServer {
                 Err(refusal) => Err(refused(refusal, &date)),
             }
         };
-        let upgraded = tokio::time::timeout_at(
+        let upgrade = tokio::time::timeout_at(
             deadline,
             Box::pin(tokio_tungstenite::accept_hdr_async_with_config(
                 stream,
                 callback,
                 Some(ws_config),
             )),
-        )
-        .await;
+        );
+        let eviction = async {
+            match &evicted {
+                Some(evicted) => evicted.notified().await,
+                None => std::future::pending().await,
+            }
+        };
+        let upgraded = tokio::select! {
+            upgraded = upgrade => upgraded,
+            () = eviction => {
+                bump(&self.counters.evicted_handshakes);
+                return ConnectionEnd::NotUpgraded;
+            }
+        };
         drop(handshaking);
         let ws = match upgraded {
             Ok(Ok(ws)) => ws,
@@ -1988,6 +2077,76 @@ mod tests {
         assert_eq!(first_task.await.unwrap(), ConnectionEnd::Closed);
         assert_eq!(lab.server.open_connections(), 0);
         assert!(lab.connect(&[]).await.0.is_ok());
+    }
+
+    /// Slow clients on many addresses cannot hold every handshake slot either: when all are
+    /// held, a new connection ends the oldest handshake and takes its slot, so a real client
+    /// (whose handshake takes milliseconds) still upgrades.
+    #[tokio::test]
+    async fn a_new_connection_ends_the_oldest_handshake_when_every_slot_is_held() {
+        use tokio::io::AsyncReadExt;
+        let server = SignalServer::new(SignalConfig {
+            limits: Limits {
+                max_handshakes: 3,
+                ..Limits::default()
+            },
+            ..SignalConfig::default()
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = watch::channel(false);
+        let serving = tokio::spawn(server.clone().serve(listener, None, stopped));
+        let from = |source: [u8; 4]| async move {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind(SocketAddr::from((source, 0))).unwrap();
+            socket.connect(address).await.unwrap()
+        };
+        async fn closed(stream: &mut TcpStream, wait: Duration) -> bool {
+            let mut byte = [0_u8; 1];
+            matches!(
+                tokio::time::timeout(wait, stream.read(&mut byte)).await,
+                Ok(Ok(0) | Err(_))
+            )
+        }
+        // Three silent clients from three addresses hold every slot, oldest first.
+        let mut silent = Vec::new();
+        for source in [[127, 0, 0, 11], [127, 0, 0, 12], [127, 0, 0, 13]] {
+            silent.push(from(source).await);
+            // Accepted in this order.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let request = format!("ws://{address}/").into_client_request().unwrap();
+        let (mut ws, _) = tokio_tungstenite::client_async(request, from([127, 0, 0, 2]).await)
+            .await
+            .expect("a real client upgrades while every slot is held");
+        assert!(closed(&mut silent[0], Duration::from_secs(5)).await);
+        assert!(!closed(&mut silent[1], Duration::from_millis(200)).await);
+        assert!(!closed(&mut silent[2], Duration::from_millis(200)).await);
+        let counters = server.counters();
+        assert_eq!(
+            (counters.evicted_handshakes, counters.refused_handshakes),
+            (1, 0)
+        );
+        // The upgraded client gave its slot back and is not a handshake any more: the next
+        // newcomer takes that slot, and the one after ends the next oldest silent client,
+        // never the upgraded one.
+        let _next = from([127, 0, 0, 3]).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(server.counters().evicted_handshakes, 1);
+        let _after = from([127, 0, 0, 4]).await;
+        assert!(closed(&mut silent[1], Duration::from_secs(5)).await);
+        ws.send(Message::text(r#"{"type":"hello","id":1}"#))
+            .await
+            .unwrap();
+        let welcome = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("the upgraded client is answered")
+            .unwrap()
+            .unwrap();
+        assert!(welcome.to_text().unwrap().contains("welcome"), "{welcome}");
+        assert_eq!(server.counters().evicted_handshakes, 2);
+        stop.send(true).unwrap();
+        serving.await.unwrap();
     }
 
     /// Slow clients on one address hold at most their share of the handshake slots; the next

@@ -1114,6 +1114,79 @@ async fn slow_clients_on_signaling_cannot_exhaust_connections() {
     eprintln!("serve: {}", stderr.trim());
 }
 
+/// Handshakes in progress in all (src/signal_server.rs, its module docs).
+const HANDSHAKES: usize = 256;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_from_many_sources_cannot_hold_every_handshake() {
+    let mut served = Served::start(
+        None,
+        Some(TOKEN),
+        &["--listen", "127.0.0.1", "--signal-ws", "0", "--no-answerer"],
+    );
+    let to = served.address("signal/ws", true);
+    // 20 addresses, each within its share of 16: 320 slow handshakes for 256 slots.
+    let sources = 20_u8;
+    let slow: Vec<_> = (0..sources)
+        .flat_map(|source| (0..HANDSHAKES_PER_SOURCE).map(move |_| source))
+        .map(|source| {
+            tokio::spawn(async move {
+                slowloris(Ipv4Addr::new(127, 0, 1, 10 + source), to, false).await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // While they hold on, real clients still get through (each newcomer ends the oldest slow
+    // handshake when every slot is held), and so does the product's own signaling probe.
+    let mut real = Vec::new();
+    for n in 1..=5 {
+        real.push(legitimate(Ipv4Addr::new(127, 0, 2, n), to, false).await);
+    }
+    let url = format!("ws://{to}/");
+    let (output, report, took) = tokio::task::spawn_blocking(move || {
+        lab::check_json(
+            None,
+            &["--only", "signaling", "--format", "json", "--signal", &url],
+            &[],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{report:#}");
+    assert!(took < HANDSHAKE_TIMEOUT, "check --signal took {took:?}");
+    let mut ends = Vec::new();
+    for task in slow {
+        ends.push(task.await.unwrap());
+    }
+    let (held, ended): (Vec<Duration>, Vec<Duration>) = ends
+        .iter()
+        .partition(|end| **end >= HANDSHAKE_TIMEOUT - Duration::from_millis(500));
+    eprintln!(
+        "{} slow handshakes from {sources} addresses: {} held until the handshake timeout, {} \
+         ended early to make room; real clients upgraded in {:?}, check --signal took {} ms",
+        ends.len(),
+        held.len(),
+        ended.len(),
+        real.iter().map(Duration::as_millis).collect::<Vec<_>>(),
+        took.as_millis()
+    );
+    assert!(held.len() <= HANDSHAKES, "{} held", held.len());
+    assert!(
+        ended.len() >= ends.len() - HANDSHAKES,
+        "{} ended early",
+        ended.len()
+    );
+    let (status, stderr) = served.interrupt();
+    assert_eq!(status, Some(0), "{stderr}");
+    let evicted: u64 = stderr
+        .split(" ended to make room")
+        .next()
+        .and_then(|before| before.rsplit(' ').next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("no eviction count in: {stderr}"));
+    assert!(evicted >= (ends.len() - HANDSHAKES) as u64, "{stderr}");
+}
+
 /// STUN over TCP and TLS closes a connection after 10 s without a whole message
 /// (probes/src/responder/tcp.rs, `TcpConfig`), and serves 16 at once from one address.
 const STUN_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
