@@ -1292,6 +1292,57 @@ async fn silent_clients_on_stun_over_tcp_and_tls_cannot_exhaust_connections() {
     );
 }
 
+/// STUN streams served at once per listener (probes/src/responder/tcp.rs, `TcpConfig`).
+const STUN_CONNECTIONS: usize = 1024;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_stun_streams_from_many_sources_cannot_hold_every_slot() {
+    let served = Served::start(None, None, &["--listen", "127.0.0.1", "--stun-tcp", "0"]);
+    let pid = served.pid();
+    let baseline = socket_inodes(pid).len();
+    let tcp = served.address("stun/tcp", true);
+    // 70 addresses, each within its share of 16: 1,120 silent streams for 1,024 slots (in
+    // waves of 64 every 20 ms, within the listener's accept queue).
+    let silent: Vec<_> = (0..70 * STUN_CONNECTIONS_PER_SOURCE as u64)
+        .map(|i| {
+            let source = Ipv4Addr::new(127, 0, 3, 10 + (i % 70) as u8);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(i / 64 * 20)).await;
+                silent_stream(source, tcp).await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let most = socket_inodes(pid).len();
+    // A client from another address is still answered: it ends the oldest silent stream.
+    let mut stream = connect_from(Ipv4Addr::new(127, 0, 3, 200), tcp).await;
+    let answer = stream_exchange(&mut stream, &bare(1)).await;
+    assert_eq!(answer.len(), 40);
+    let mut ends = Vec::new();
+    for task in silent {
+        ends.push(task.await.unwrap());
+    }
+    let (held, ended): (Vec<Duration>, Vec<Duration>) = ends
+        .iter()
+        .partition(|end| **end >= STUN_IDLE_TIMEOUT - Duration::from_millis(500));
+    eprintln!(
+        "silent STUN streams from 70 addresses: {} held until the idle timeout, {} ended early \
+         to make room; serve's sockets: {baseline} at rest, {most} at most",
+        held.len(),
+        ended.len()
+    );
+    assert!(held.len() <= STUN_CONNECTIONS, "{} held", held.len());
+    assert!(
+        ended.len() > ends.len() - STUN_CONNECTIONS,
+        "{} ended early",
+        ended.len()
+    );
+    assert!(
+        most <= baseline + STUN_CONNECTIONS + 8,
+        "{most} sockets ({baseline} at rest)"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. `serve` with no flags.
 

@@ -190,7 +190,7 @@ async fn tcp_loop_answers_each_framed_request_on_its_connection() {
 }
 
 #[tokio::test]
-async fn tcp_loop_bounds_connections_and_closes_open_ones_on_shutdown() {
+async fn tcp_loop_ends_the_oldest_connection_when_full_and_closes_open_ones_on_shutdown() {
     let responder = shared(ResponderConfig::default());
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let server_addr = listener.local_addr().expect("address");
@@ -217,24 +217,31 @@ async fn tcp_loop_bounds_connections_and_closes_open_ones_on_shutdown() {
         .expect("read");
     check_answer(&answer, id);
 
-    // The second is closed on arrival, unanswered.
+    // The second ends the first (the oldest) to take its slot, and is answered.
     let mut second = TcpStream::connect(server_addr).await.expect("connect");
-    let _ = second.write_all(&request(0, None).0).await;
-    let mut rest = Vec::new();
-    let read = timeout(PATIENCE, second.read_to_end(&mut rest))
+    let (bytes, id) = request(0, None);
+    second.write_all(&bytes).await.expect("write");
+    timeout(PATIENCE, second.read_exact(&mut answer))
         .await
-        .expect("closed in time");
-    assert!(read.map_or(true, |n| n == 0), "no answer over the limit");
+        .expect("in time")
+        .expect("read");
+    check_answer(&answer, id);
+    let mut rest = Vec::new();
+    let read = timeout(PATIENCE, first.read_to_end(&mut rest))
+        .await
+        .expect("the oldest closed in time");
+    assert!(read.map_or(true, |n| n == 0), "the oldest was ended");
 
     stop.send(()).expect("loop still running");
     let summary = timeout(PATIENCE, task)
         .await
         .expect("stops in time")
         .expect("no panic");
-    assert_eq!(summary.accepted, 1);
-    assert_eq!(summary.refused_over_limit, 1);
-    // Shutdown closed the first connection too.
-    let read = timeout(PATIENCE, first.read_to_end(&mut rest))
+    assert_eq!(summary.accepted, 2);
+    assert_eq!(summary.evicted, 1);
+    assert_eq!((summary.refused_over_limit, summary.failed), (0, 0));
+    // Shutdown closed the second connection too.
+    let read = timeout(PATIENCE, second.read_to_end(&mut rest))
         .await
         .expect("closed in time");
     assert!(read.map_or(true, |n| n == 0));

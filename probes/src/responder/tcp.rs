@@ -7,7 +7,7 @@
 //! on each (identity for plain TCP, a TLS handshake later) and hands the result to
 //! [`serve_stream`], which reads one message at a time and writes the answers back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::timeout;
 
 use super::wire::{declared_body_len, looks_like_stun, HEADER_LEN};
@@ -31,7 +31,7 @@ pub struct TcpConfig {
     /// A connection is closed when a handshake, a whole message or the writing of an answer takes
     /// longer than this.
     pub idle_timeout: Duration,
-    /// Connections served at once; more are accepted and closed straight away.
+    /// Connections served at once; when that many are open, a new one ends the oldest.
     pub max_connections: usize,
     /// Of those, connections served at once from one source (an IPv4 address, or the /64 of an
     /// IPv6 one); more from it are accepted and closed straight away.
@@ -73,8 +73,12 @@ pub enum ConnectionEnd {
 pub struct TcpSummary {
     /// Connections accepted and served.
     pub accepted: u64,
-    /// Connections closed on arrival because [`TcpConfig::max_connections`] were open.
+    /// Connections closed on arrival because [`TcpConfig::max_connections`] were open and
+    /// none could be ended to make room.
     pub refused_over_limit: u64,
+    /// Connections ended to make room for a new one when [`TcpConfig::max_connections`] were
+    /// open (the oldest first).
+    pub evicted: u64,
     /// Connections closed on arrival because [`TcpConfig::max_connections_per_source`] were open
     /// from their source.
     pub refused_per_source: u64,
@@ -142,6 +146,8 @@ where
 {
     let mut summary = TcpSummary::default();
     let mut connections = JoinSet::new();
+    // The connections' tasks in the order they were accepted (some may have ended).
+    let mut order: VecDeque<AbortHandle> = VecDeque::new();
     let sources: Arc<Mutex<HashMap<[u8; 16], usize>>> = Arc::default();
     tokio::pin!(shutdown);
     loop {
@@ -151,26 +157,35 @@ where
             Some(ended) = connections.join_next(), if !connections.is_empty() => {
                 match ended {
                     Ok(end) => summary.record(&end),
+                    // Ended to make room: counted in `evicted` already.
+                    Err(error) if error.is_cancelled() => {}
                     Err(_) => summary.failed += 1,
                 }
             }
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    if connections.len() >= config.max_connections {
-                        summary.refused_over_limit += 1;
-                        drop(stream);
-                        continue;
-                    }
                     let limit = config.max_connections_per_source;
                     let Some(source) = SourceSlot::take(&sources, peer.ip(), limit) else {
                         summary.refused_per_source += 1;
                         drop(stream);
                         continue;
                     };
+                    if connections.len() >= config.max_connections {
+                        // Every slot is held: end the oldest connection (under a slow attack,
+                        // an attacker's; a real client's lasts milliseconds) and take its slot.
+                        // Its task ends at its next poll, so the connections still running stay
+                        // within the limit; with none to end, this one is refused.
+                        if !evict_oldest(&mut order) {
+                            summary.refused_over_limit += 1;
+                            drop((source, stream));
+                            continue;
+                        }
+                        summary.evicted += 1;
+                    }
                     summary.accepted += 1;
                     let handshake = acceptor(stream);
                     let responder = Arc::clone(&responder);
-                    connections.spawn(async move {
+                    let handle = connections.spawn(async move {
                         // Given back when the connection ends, however it ends.
                         let _source = source;
                         match timeout(config.idle_timeout, handshake).await {
@@ -179,6 +194,10 @@ where
                             Ok(Ok(stream)) => serve_stream(stream, peer, &responder, &config).await,
                         }
                     });
+                    order.push_back(handle);
+                    if order.len() > 2 * config.max_connections {
+                        order.retain(|handle| !handle.is_finished());
+                    }
                 }
                 Err(error) if is_per_connection(&error) => {}
                 Err(_) => {
@@ -190,6 +209,17 @@ where
     }
     connections.shutdown().await;
     summary
+}
+
+/// Ends the oldest connection still running in `order`; false when none is.
+fn evict_oldest(order: &mut VecDeque<AbortHandle>) -> bool {
+    while let Some(handle) = order.pop_front() {
+        if !handle.is_finished() {
+            handle.abort();
+            return true;
+        }
+    }
+    false
 }
 
 /// Serves one connection from `peer`: reads STUN messages one by one and writes each answer back,
