@@ -2079,35 +2079,55 @@ mod tests {
         assert!(lab.connect(&[]).await.0.is_ok());
     }
 
-    /// Slow clients on many addresses cannot hold every handshake slot either: when all are
-    /// held, a new connection ends the oldest handshake and takes its slot, so a real client
-    /// (whose handshake takes milliseconds) still upgrades.
-    #[tokio::test]
-    async fn a_new_connection_ends_the_oldest_handshake_when_every_slot_is_held() {
-        use tokio::io::AsyncReadExt;
+    /// A server with `limits` accepting on a loopback port of its own: the server, its
+    /// address, what stops it and its task.
+    async fn accepting(
+        limits: Limits,
+    ) -> (
+        Arc<SignalServer>,
+        SocketAddr,
+        watch::Sender<bool>,
+        tokio::task::JoinHandle<()>,
+    ) {
         let server = SignalServer::new(SignalConfig {
-            limits: Limits {
-                max_handshakes: 3,
-                ..Limits::default()
-            },
+            limits,
             ..SignalConfig::default()
         });
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (stop, stopped) = watch::channel(false);
         let serving = tokio::spawn(server.clone().serve(listener, None, stopped));
-        let from = |source: [u8; 4]| async move {
-            let socket = tokio::net::TcpSocket::new_v4().unwrap();
-            socket.bind(SocketAddr::from((source, 0))).unwrap();
-            socket.connect(address).await.unwrap()
-        };
-        async fn closed(stream: &mut TcpStream, wait: Duration) -> bool {
-            let mut byte = [0_u8; 1];
-            matches!(
-                tokio::time::timeout(wait, stream.read(&mut byte)).await,
-                Ok(Ok(0) | Err(_))
-            )
-        }
+        (server, address, stop, serving)
+    }
+
+    /// A TCP connection to `address` from the loopback address `source`.
+    async fn connect_from(source: [u8; 4], address: SocketAddr) -> TcpStream {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::from((source, 0))).unwrap();
+        socket.connect(address).await.unwrap()
+    }
+
+    /// Whether the server closed `stream` (end of stream) within `wait`.
+    async fn closed(stream: &mut TcpStream, wait: Duration) -> bool {
+        use tokio::io::AsyncReadExt;
+        let mut byte = [0_u8; 1];
+        matches!(
+            tokio::time::timeout(wait, stream.read(&mut byte)).await,
+            Ok(Ok(0) | Err(_))
+        )
+    }
+
+    /// Slow clients on many addresses cannot hold every handshake slot either: when all are
+    /// held, a new connection ends the oldest handshake and takes its slot, so a real client
+    /// (whose handshake takes milliseconds) still upgrades.
+    #[tokio::test]
+    async fn a_new_connection_ends_the_oldest_handshake_when_every_slot_is_held() {
+        let (server, address, stop, serving) = accepting(Limits {
+            max_handshakes: 3,
+            ..Limits::default()
+        })
+        .await;
+        let from = |source| connect_from(source, address);
         // Three silent clients from three addresses hold every slot, oldest first.
         let mut silent = Vec::new();
         for source in [[127, 0, 0, 11], [127, 0, 0, 12], [127, 0, 0, 13]] {
@@ -2154,31 +2174,12 @@ mod tests {
     /// slot comes back when its connection goes.
     #[tokio::test]
     async fn one_source_holds_at_most_its_share_of_handshakes() {
-        use tokio::io::AsyncReadExt;
-        let server = SignalServer::new(SignalConfig {
-            limits: Limits {
-                max_handshakes_per_source: 2,
-                ..Limits::default()
-            },
-            ..SignalConfig::default()
-        });
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let (stop, stopped) = watch::channel(false);
-        let serving = tokio::spawn(server.clone().serve(listener, None, stopped));
-        let from = |source: [u8; 4]| async move {
-            let socket = tokio::net::TcpSocket::new_v4().unwrap();
-            socket.bind(SocketAddr::from((source, 0))).unwrap();
-            socket.connect(address).await.unwrap()
-        };
-        // Whether the server closed `stream` (end of stream) within `wait`.
-        async fn closed(stream: &mut TcpStream, wait: Duration) -> bool {
-            let mut byte = [0_u8; 1];
-            matches!(
-                tokio::time::timeout(wait, stream.read(&mut byte)).await,
-                Ok(Ok(0) | Err(_))
-            )
-        }
+        let (server, address, stop, serving) = accepting(Limits {
+            max_handshakes_per_source: 2,
+            ..Limits::default()
+        })
+        .await;
+        let from = |source| connect_from(source, address);
         let mut first = from([127, 0, 0, 1]).await;
         let mut second = from([127, 0, 0, 1]).await;
         let mut third = from([127, 0, 0, 1]).await;
