@@ -194,34 +194,7 @@ fn dom_text(dom: &str) -> String {
         .replace("&#39;", "'")
         .replace("&nbsp;", " ")
         .replace("&amp;", "&");
-    squash(&decoded)
-}
-
-/// Blanks collapsed to single spaces.
-fn squash(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// What a finding's text reads like on the page: backtick spans are `<code>` (the backticks go,
-/// an unpaired one stays), control characters are shown escaped.
-fn as_shown(text: &str) -> String {
-    let ticks = text.matches('`').count();
-    let mut shown = String::new();
-    let mut seen = 0;
-    for ch in text.chars() {
-        match ch {
-            '`' => {
-                seen += 1;
-                if ticks % 2 == 1 && seen == ticks {
-                    shown.push('`');
-                }
-            }
-            '\n' | '\t' => shown.push(' '),
-            ch if ch.is_control() => shown.push_str(&format!("\\u{{{:x}}}", u32::from(ch))),
-            ch => shown.push(ch),
-        }
-    }
-    squash(&shown)
+    common::squash(&decoded)
 }
 
 #[test]
@@ -270,9 +243,9 @@ fn pages_render_with_every_finding_and_make_no_request() {
         for probe in &report.probes {
             for finding in &probe.findings {
                 let mut expected = vec![
-                    as_shown(&finding.description),
-                    as_shown(&finding.evidence),
-                    as_shown(&finding.fix),
+                    common::as_rendered(&finding.description),
+                    common::as_rendered(&finding.evidence),
+                    common::as_rendered(&finding.fix),
                 ];
                 if let (Some(code), Some(sdk_name), Some(hex)) =
                     (finding.code, &finding.name, &finding.hex)
@@ -280,7 +253,7 @@ fn pages_render_with_every_finding_and_make_no_request() {
                     expected.push(format!("{code} {sdk_name} {hex}"));
                 }
                 if let Some(message) = &finding.message {
-                    expected.push(format!("\"{}\"", as_shown(message)));
+                    expected.push(format!("\"{}\"", common::as_rendered(message)));
                 }
                 for want in expected.iter().filter(|want| !want.is_empty()) {
                     assert!(

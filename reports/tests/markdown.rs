@@ -91,7 +91,7 @@ fn text_of(html: &str) -> String {
             _ => {}
         }
     }
-    squash(
+    common::squash(
         &text
             .replace("&lt;", "<")
             .replace("&gt;", ">")
@@ -99,32 +99,6 @@ fn text_of(html: &str) -> String {
             .replace("&#39;", "'")
             .replace("&amp;", "&"),
     )
-}
-
-fn squash(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// A finding's text as it reads rendered: backtick spans lose their backticks (an unpaired one
-/// stays), control characters are shown escaped.
-fn as_read(text: &str) -> String {
-    let ticks = text.matches('`').count();
-    let mut read = String::new();
-    let mut seen = 0;
-    for ch in text.chars() {
-        match ch {
-            '`' => {
-                seen += 1;
-                if ticks % 2 == 1 && seen == ticks {
-                    read.push('`');
-                }
-            }
-            '\n' | '\t' => read.push(' '),
-            ch if ch.is_control() => read.push_str(&format!("\\u{{{:x}}}", u32::from(ch))),
-            ch => read.push(ch),
-        }
-    }
-    squash(&read)
 }
 
 #[test]
@@ -193,7 +167,7 @@ fn github_markdown_reads_the_table_and_every_finding_as_text() {
         let text = text_of(&html);
         for finding in problems {
             for field in [&finding.description, &finding.evidence, &finding.fix] {
-                let want = as_read(field);
+                let want = common::as_rendered(field);
                 assert!(text.contains(&want), "{want:?} not in\n{text}");
             }
             if let (Some(code), Some(name), Some(hex)) = (finding.code, &finding.name, &finding.hex)

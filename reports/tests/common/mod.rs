@@ -823,3 +823,31 @@ pub fn showcase_report() -> Report {
         ordered,
     )
 }
+
+/// Blanks collapsed to single spaces.
+pub fn squash(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A finding's text as it reads rendered (an HTML page, GitHub's Markdown): backtick spans lose
+/// their backticks (an unpaired one stays), control characters are shown escaped, blanks are
+/// collapsed.
+pub fn as_rendered(text: &str) -> String {
+    let ticks = text.matches('`').count();
+    let mut shown = String::new();
+    let mut seen = 0;
+    for ch in text.chars() {
+        match ch {
+            '`' => {
+                seen += 1;
+                if ticks % 2 == 1 && seen == ticks {
+                    shown.push('`');
+                }
+            }
+            '\n' | '\t' => shown.push(' '),
+            ch if ch.is_control() => shown.push_str(&format!("\\u{{{:x}}}", u32::from(ch))),
+            ch => shown.push(ch),
+        }
+    }
+    squash(&shown)
+}
